@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine: `make run` (the app) and `make test` (the suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test test-all lint bench demo clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Launch the desktop app on a working library (a demo library is built on first run).
+run: $(STAMP)
+	$(BIN)/pmc-search $(ARGS)
+
+## The default test suite (fast; what CI runs).
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Everything, slow tests included.
+test-all: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m 'not gpu' $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,34 @@
+"""Logging handlers for the two entry points (the engine itself only creates loggers).
+
+Console at the chosen level, plus a rotating file in the data dir so a user can send us what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+
+from engine import paths
+
+_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def configure_logging(program: str, level: int = logging.INFO, console: bool = True) -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    if console:
+        stream = logging.StreamHandler()
+        stream.setLevel(level)
+        stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(stream)
+    try:
+        file_handler = logging.handlers.RotatingFileHandler(
+            paths.log_dir() / f"{program}.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError:  # a read-only home must not stop the program
+        return
+    file_handler.setLevel(logging.DEBUG)
+    file_handler.setFormatter(logging.Formatter(_FORMAT))
+    root.addHandler(file_handler)
