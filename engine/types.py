@@ -38,6 +38,15 @@ class Encoder(Protocol):
         """Strings -> float32 [N, dim], rows L2-normalised."""
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build a library's model: a registry name plus optional local weights and tokenizer paths."""
+
+    name: str = "pmc-clip"
+    weights: str | None = None  # a checkpoint file or a folder of extracted files; None = download on first use
+    tokenizer: str | None = None  # a folder with vocab.txt; None = download on first use
+
+
 # --------------------------------------------------------------------------------------------------- ingestion
 
 

@@ -1,0 +1,1 @@
+"""`pmc-trainer` subcommands, one module each, found automatically."""
