@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.errors import ImageDecodeError, ModelNotFoundError
+from engine.errors import ImageDecodeError, ModelNotFoundError, OfflineError
 from engine.models import create_encoder, list_models, resolve, save_model_dir
 from engine.models.tokenizer import load_tokenizer, tokenize
 from engine.models.transforms import PreprocessConfig, build_eval_transform
@@ -36,7 +36,7 @@ def test_local_dir_encoder_matches_the_model(exported):
     encoder = create_encoder(f"local-dir:{out}", device="cpu", batch_size=2)
     assert isinstance(encoder, Encoder)
     assert encoder.model_id == f"local-dir:{out.resolve()}" and encoder.dim == 32
-    assert encoder.device == "cpu" and encoder.device_reason and encoder.precision == "fp32"
+    assert encoder.device == "cpu" and encoder.device_reason and encoder.precision == "fp32 channels_last"
 
     images = encoder.encode_images(paths)  # 3 paths, batch 2: two chunks
     _assert_normalised(images, 3, 32)
@@ -129,3 +129,14 @@ def test_open_clip_model_through_the_wrapper(tiny_open_clip_arch, tmp_path):
     with torch.inference_mode():
         direct = encoder.model.encode_text(open_clip.get_tokenizer(tiny_open_clip_arch)(["a brain mri"]))
     np.testing.assert_allclose(texts[1], torch.nn.functional.normalize(direct, dim=-1)[0].numpy(), atol=1e-5)
+
+
+def test_open_clip_offline_without_cache_names_the_model_and_cache():
+    with pytest.raises(OfflineError) as info:
+        create_encoder("open_clip:RN50/openai", device="cpu", offline=True)
+    assert "open_clip:RN50/openai" in str(info.value) and "open_clip" in str(info.value)
+
+
+def test_open_clip_unknown_tag_lists_the_known_ones():
+    with pytest.raises(ModelNotFoundError, match="known tags: .*openai"):
+        create_encoder("open_clip:RN50/no-such-tag", device="cpu")
