@@ -79,6 +79,13 @@ def _state_dict_of(obj, source: str) -> dict[str, torch.Tensor]:
     return {str(k): v for k, v in obj.items()}
 
 
+def _without_common_prefix(state_dict: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """An extracted file cut from the full layout may keep its `visual.`/`text_encoder.` prefix on every key."""
+    if state_dict and all(k.startswith(prefix) for k in state_dict):
+        return {k[len(prefix) :]: v for k, v in state_dict.items()}
+    return state_dict
+
+
 def strip_ddp_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Remove DDP's `module.` prefix where present (a checkpoint may mix; each key is handled on its own)."""
     return {(k[len(DDP_PREFIX) :] if k.startswith(DDP_PREFIX) else k): v for k, v in state_dict.items()}
@@ -90,25 +97,24 @@ def load_state_dict_strict(
     source: str,
     *,
     droppable: Mapping[str, str] | None = None,
-    not_in_layout: tuple[str, ...] = (),
 ) -> LoadReport:
-    """Copy `state_dict` into `module`; `droppable` maps keys we may skip to why; `not_in_layout` lists module
-    key prefixes that the layout legitimately does not carry."""
+    """Copy `state_dict` into `module`, every key accounted for. `droppable` maps keys (or prefixes ending in
+    ".") that may be skipped to the reason, which is logged."""
     droppable = droppable or {}
     expected = module.state_dict()
     dropped = []
     kept = {}
     unexpected = []
     for key, tensor in state_dict.items():
+        reason = _drop_reason(key, droppable)
         if key in expected:
             kept[key] = tensor
-        elif key in droppable:
+        elif reason is not None:
             dropped.append(key)
-            logger.debug("%s: dropping %s (%s)", source, key, droppable[key])
+            logger.debug("%s: dropping %s (%s)", source, key, reason)
         else:
             unexpected.append(key)
-    kept_initial = tuple(k for k in expected if k not in kept and k.startswith(not_in_layout)) if not_in_layout else ()
-    missing = [k for k in expected if k not in kept and k not in kept_initial]
+    missing = [k for k in expected if k not in kept]
     if missing or unexpected:
         raise CheckpointKeyError(source, missing, unexpected)
     bad_shapes = [
@@ -119,7 +125,16 @@ def load_state_dict_strict(
     if bad_shapes:
         raise WeightsError(f"{source} does not match the model's shapes: {', '.join(bad_shapes[:10])}")
     module.load_state_dict(kept, strict=False)
-    return LoadReport(source=source, loaded=len(kept), dropped=tuple(dropped), kept_initial=kept_initial)
+    return LoadReport(source=source, loaded=len(kept), dropped=tuple(dropped))
+
+
+def _drop_reason(key: str, droppable: Mapping[str, str]) -> str | None:
+    if key in droppable:
+        return droppable[key]
+    for prefix, reason in droppable.items():
+        if prefix.endswith(".") and key.startswith(prefix):
+            return reason
+    return None
 
 
 def _bert_droppable(prefix: str) -> dict[str, str]:
@@ -133,6 +148,9 @@ def load_full_state_dict(model: PMCClip, state_dict: Mapping[str, torch.Tensor],
     if model.mlm_projection is None:
         # An inference model has no MLM head; the training checkpoint's head is not needed to embed anything.
         droppable["mlm_projection"] = "this model is built without the MLM head (mlm=False)"
+    if model.config.fusion_layers == 0:
+        # The fusion transformer only feeds the MLM loss; an inference model leaves it out (~28M parameters).
+        droppable["fusion_module."] = "this model is built without the fusion transformer (fusion_layers=0)"
     return load_state_dict_strict(model, state_dict, source, droppable=droppable)
 
 
@@ -142,11 +160,11 @@ def load_extracted(
     """Load the three extracted files; the fusion/MLM branch and logit scale keep their initial values (the
     extracted release does not carry them and embedding never uses them)."""
     visual = _state_dict_of(read_weights_file(image_encoder), str(image_encoder))
-    vis_report = load_state_dict_strict(model.visual, strip_ddp_prefix(visual), str(image_encoder))
+    visual = _without_common_prefix(strip_ddp_prefix(visual), "visual.")
+    vis_report = load_state_dict_strict(model.visual, visual, str(image_encoder))
     text = _state_dict_of(read_weights_file(text_encoder), str(text_encoder))
-    text_report = load_state_dict_strict(
-        model.text_encoder, strip_ddp_prefix(text), str(text_encoder), droppable=_bert_droppable("")
-    )
+    text = _without_common_prefix(strip_ddp_prefix(text), "text_encoder.")
+    text_report = load_state_dict_strict(model.text_encoder, text, str(text_encoder), droppable=_bert_droppable(""))
     projection = read_weights_file(text_projection)
     if isinstance(projection, Mapping) and len(projection) == 1:  # tolerate {"text_projection": tensor}
         projection = next(iter(projection.values()))
