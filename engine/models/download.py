@@ -88,9 +88,13 @@ def offline_from_environment() -> bool:
 def cached_file_path(file: RemoteFile, cache_dir: Path | None = None) -> Path:
     """Where `file` lives once downloaded (whether or not it is there yet)."""
     _validate(file)
-    root = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
+    root = _cache_root(cache_dir)
     repo_folder = f"{file.repo_type}s--{file.repo_id.replace('/', '--')}"
     return root / "hf" / repo_folder / quote(file.revision, safe="") / Path(*PurePosixPath(file.filename).parts)
+
+
+def _cache_root(cache_dir: Path | None) -> Path:
+    return Path(cache_dir) if cache_dir is not None else paths.cache_dir()
 
 
 def local_path(file: RemoteFile, cache_dir=None) -> Path | None:
@@ -133,19 +137,19 @@ def fetch(
         return found
     target = cached_file_path(file, cache_dir)
     if offline or offline_from_environment():
-        raise OfflineError(_offline_message(file, target))
+        raise OfflineError(_offline_message(file, target, _cache_root(cache_dir)))
     # Imported here so that merely using cached files never loads the HTTP stack.
     from engine.models.resumable_transfer import download_to
 
-    return download_to(file, target, progress=progress, cancel=cancel)
+    return download_to(file, target, _cache_root(cache_dir), progress=progress, cancel=cancel)
 
 
-def _offline_message(file: RemoteFile, target: Path) -> str:
+def _offline_message(file: RemoteFile, target: Path, cache_root: Path) -> str:
     return (
         f"{file.filename} (from the Hugging Face {file.repo_type} repo {file.repo_id}) is not on this machine and "
         f"downloading is off (offline mode or HF_HUB_OFFLINE=1). It is expected at {target}. To get it: run "
-        f"`pmc-search download` on a machine with internet and copy its cache folder ({target.parents[3]}) here, "
-        f"or download {file.url()} yourself and pass it with --weights."
+        f"`pmc-search download` on a machine with internet and copy its cache folder's `hf` subfolder into "
+        f"{cache_root}, or download {file.url()} yourself and pass it with --weights."
     )
 
 

@@ -50,13 +50,14 @@ class _RestartFromZero(Exception):
 def download_to(
     file: RemoteFile,
     target: Path,
+    cache_root: Path,
     *,
     progress: Callable[[DownloadProgress], None] | None,
     cancel: Callable[[], bool] | None,
 ) -> Path:
     endpoint = hub_endpoint()
     url = file.url(endpoint)
-    location, etag, remote_size = _metadata(file, url, target, endpoint)
+    location, etag, remote_size = _metadata(file, url, target, cache_root, endpoint)
     if file.size is not None and remote_size is not None and remote_size != file.size:
         raise ChecksumError(
             f"{url} has {remote_size} bytes on the server, but {file.filename} should have {file.size}: the remote "
@@ -98,11 +99,13 @@ def download_to(
     return target
 
 
-def _metadata(file: RemoteFile, url: str, target: Path, endpoint: str) -> tuple[str, str | None, int | None]:
+def _metadata(
+    file: RemoteFile, url: str, target: Path, cache_root: Path, endpoint: str
+) -> tuple[str, str | None, int | None]:
     try:
         meta = get_hf_file_metadata(url, endpoint=endpoint)
     except OfflineModeIsEnabled as e:
-        raise OfflineError(_offline_message(file, target) + " (huggingface_hub is in offline mode)") from e
+        raise OfflineError(_offline_message(file, target, cache_root) + " (huggingface_hub is in offline mode)") from e
     except HfHubHTTPError as e:
         raise DownloadError(f"the hub refused {url}: {e}") from e
     except httpx2.HTTPError as e:
