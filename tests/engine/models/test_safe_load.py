@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
+import time
 import zipfile
 from collections import OrderedDict
 
@@ -191,3 +193,35 @@ def test_top_level_list_is_not_weights(tmp_path):
     torch.save([torch.ones(1)], path)
     with pytest.raises(WeightsError, match="list"):
         load_weights_file(path)
+
+
+def _with_lying_storage_size(pickle_bytes: bytes, numel: int) -> bytes:
+    # The persistent id of a storage ends with (…, 'cpu', numel, …): claim far more elements than the file holds.
+    anchor = b"X\x03\x00\x00\x00cpuq\x06K\x04"
+    assert anchor in pickle_bytes
+    return pickle_bytes.replace(anchor, b"X\x03\x00\x00\x00cpuq\x06J" + struct.pack("<i", numel), 1)
+
+
+def test_zip_checkpoint_claiming_a_huge_storage_is_refused_without_allocating(tmp_path):
+    buffer = io.BytesIO()
+    torch.save({"w": torch.ones(4)}, buffer)
+    path = tmp_path / "huge.pt"
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as original, zipfile.ZipFile(path, "w") as lying:
+        for name in original.namelist():
+            data = original.read(name)
+            lying.writestr(name, _with_lying_storage_size(data, 2_000_000_000) if name.endswith("data.pkl") else data)
+    started = time.monotonic()
+    with pytest.raises(WeightsError, match="huge.pt"):
+        load_weights_file(path)
+    assert time.monotonic() - started < 5
+
+
+def test_legacy_checkpoint_claiming_a_huge_storage_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    torch.save({"w": torch.ones(4)}, buffer, _use_new_zipfile_serialization=False)
+    path = tmp_path / "huge_legacy.pt"
+    path.write_bytes(_with_lying_storage_size(buffer.getvalue(), 2_000_000_000))
+    started = time.monotonic()
+    with pytest.raises(WeightsError, match="huge_legacy.pt"):
+        load_weights_file(path)
+    assert time.monotonic() - started < 5
