@@ -147,7 +147,8 @@ def _get_into(location, headers, partial: Path, expected_size, meter: _ProgressM
             if start != offset:
                 raise DownloadError(f"asked {location} for bytes from {offset}, got a range from {start}")
         with open(partial, mode) as out:
-            for chunk in response.iter_bytes(_CHUNK_BYTES):
+            # Chunks as they arrive (not re-buffered to a fixed size), so a dropped connection loses no bytes.
+            for chunk in response.iter_bytes():
                 out.write(chunk)
                 meter.advance(len(chunk))
                 if cancel is not None and cancel():

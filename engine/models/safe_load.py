@@ -15,6 +15,7 @@ import logging
 import pickle
 import pickletools
 import re
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -75,6 +76,10 @@ def _allowed_numpy_globals() -> list[tuple[object, str]]:
     return allowed
 
 
+# `safe_globals` edits a process-wide allow-list and restores it on exit; two threads loading at once could restore
+# it under each other's feet, so loads take turns.
+_ALLOW_LIST_LOCK = threading.Lock()
+
 ALLOWED_EXTRA_GLOBALS: frozenset[str] = frozenset(name for _, name in _allowed_numpy_globals())
 
 # Globals the torch weights-only unpickler accepts by itself (tensor rebuilding, storages, containers). Used only
@@ -134,7 +139,7 @@ def _load_torch_pickle(path: Path) -> dict[str, torch.Tensor] | torch.Tensor:
     if unsafe:
         raise UnsafeFileError(_unsafe_message(path, unsafe))
     try:
-        with torch.serialization.safe_globals(_allowed_numpy_globals()):
+        with _ALLOW_LIST_LOCK, torch.serialization.safe_globals(_allowed_numpy_globals()):
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # Our pre-scan saw nothing forbidden, so torch found something we could not name (or the pickle is

@@ -23,6 +23,7 @@ class ServedFile:
     drop_after_bytes: int | None = None  # close the connection after this many body bytes…
     drops_left: int = 0  # …this many times
     ignore_range: bool = False
+    lfs_redirect: bool = False  # like the real hub for large files: 302 to a CDN path, size/hash in X-Linked-*
 
 
 @dataclass
@@ -56,7 +57,22 @@ def _handler_for(hub: LocalHub):
         def _lookup(self) -> ServedFile | None:
             path = unquote(urlsplit(self.path).path)
             hub.log.append(LoggedRequest(self.command, path, self.headers.get("Range")))
-            return hub.files.get(path)
+            return hub.files.get(path.removeprefix("/cdn"))
+
+        def _redirected(self, served: ServedFile) -> bool:
+            if not served.lfs_redirect or urlsplit(self.path).path.startswith("/cdn/"):
+                return False
+            self.send_response(302)
+            # Another host name for the same server, as the real CDN is another host than the hub.
+            cdn = hub.url.replace("127.0.0.1", "localhost")
+            self.send_header("Location", f"{cdn}/cdn{urlsplit(self.path).path}")
+            self.send_header("X-Linked-Etag", f'"{hashlib.sha256(served.content).hexdigest()}"')
+            self.send_header("X-Linked-Size", str(len(served.content)))
+            self.send_header("ETag", '"git-pointer-etag"')
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
 
         def _common_headers(self, served: ServedFile) -> None:
             etag = served.etag if served.etag is not None else hashlib.sha256(served.content).hexdigest()
@@ -74,6 +90,8 @@ def _handler_for(hub: LocalHub):
             served = self._lookup()
             if served is None:
                 return self._not_found()
+            if self._redirected(served):
+                return
             self.send_response(200)
             self._common_headers(served)
             self.send_header("Content-Length", str(len(served.content)))
@@ -83,6 +101,8 @@ def _handler_for(hub: LocalHub):
             served = self._lookup()
             if served is None:
                 return self._not_found()
+            if self._redirected(served):
+                return
             start = 0
             requested = self.headers.get("Range")
             if requested and not served.ignore_range:

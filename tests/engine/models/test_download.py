@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 
 import huggingface_hub.constants
@@ -37,7 +38,6 @@ def hub(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(resumable_transfer, "_CHUNK_BYTES", 64 * 1024)
     monkeypatch.setattr(resumable_transfer.time, "sleep", lambda seconds: None)  # no back-off waits in tests
     yield hub
     server.shutdown()
@@ -90,19 +90,20 @@ def test_dropped_connection_is_resumed_with_a_range_request(hub):
     assert len(gets) == 2
     assert gets[0].range is None
     resumed_from = int(gets[1].range.removeprefix("bytes=").rstrip("-"))
-    assert 0 < resumed_from <= 400_000
+    assert resumed_from == 400_000  # every byte that arrived was kept
 
 
 def test_interrupted_call_leaves_a_partial_that_the_next_call_completes(hub, monkeypatch):
     content = _payload(900_000, seed=2)
-    served = ServedFile(content, drop_after_bytes=300_000, drops_left=resumable_transfer._ATTEMPTS)
+    served = ServedFile(content, drop_after_bytes=200_000, drops_left=resumable_transfer._ATTEMPTS)
     hub.add(DATASET_PATH + ENCODER.filename, served)
 
     with pytest.raises(DownloadError, match="run the same command again"):
         fetch(ENCODER)
     partial = cached_file_path(ENCODER).with_name(ENCODER.filename + ".part")
     kept = partial.stat().st_size
-    assert kept >= 300_000 and local_path(ENCODER) is None
+    assert kept == resumable_transfer._ATTEMPTS * 200_000  # each attempt resumed and added what arrived
+    assert local_path(ENCODER) is None
 
     gets_before = len(hub.gets())
     path = fetch(ENCODER)
@@ -132,6 +133,20 @@ def test_cancel_keeps_the_partial_and_the_next_call_resumes(hub):
     assert path.read_bytes() == content
     assert hub.gets()[-1].range == f"bytes={kept}-"
     assert reports[-1].done_bytes == len(content)
+
+
+def test_large_file_redirected_to_a_cdn_is_fetched_from_there_and_checked(hub):
+    content = _payload(700_000, seed=7)
+    hub.add(
+        DATASET_PATH + ENCODER.filename, ServedFile(content, lfs_redirect=True, drop_after_bytes=100_000, drops_left=1)
+    )
+    assert fetch(ENCODER).read_bytes() == content
+    heads = [r for r in hub.log if r.method == "HEAD"]
+    assert len(heads) == 1 and not heads[0].path.startswith("/cdn/")
+    assert [g.path.startswith("/cdn/") for g in hub.gets()] == [True, True]
+    assert hub.gets()[1].range == "bytes=100000-"
+    record = json.loads(cached_file_path(ENCODER).with_name(ENCODER.filename + ".verified.json").read_text())
+    assert record["sha256"] == hashlib.sha256(content).hexdigest() == record["etag"]
 
 
 def test_server_ignoring_range_restarts_cleanly(hub):

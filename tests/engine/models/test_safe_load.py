@@ -225,3 +225,13 @@ def test_legacy_checkpoint_claiming_a_huge_storage_is_refused(tmp_path):
     with pytest.raises(WeightsError, match="huge_legacy.pt"):
         load_weights_file(path)
     assert time.monotonic() - started < 5
+
+
+def test_concurrent_loads_all_see_the_numpy_allow_list(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "with_numpy.pt"
+    torch.save({"lr": np.float64(0.5), "w": torch.ones(2)}, path)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: load_weights_file(path)["lr"], range(16)))
+    assert results == [0.5] * 16
