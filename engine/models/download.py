@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from engine import paths
 from engine.errors import DownloadError, OfflineError
+from engine.models.file_lock import exclusive_lock
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,11 @@ def fetch(
     # Imported here so that merely using cached files never loads the HTTP stack.
     from engine.models.resumable_transfer import download_to
 
-    return download_to(file, target, _cache_root(cache_dir), progress=progress, cancel=cancel)
+    with exclusive_lock(target.with_name(target.name + ".lock"), cancel=cancel):
+        found = local_path(file, cache_dir)  # whoever held the lock before us may have fetched it already
+        if found is not None:
+            return found
+        return download_to(file, target, _cache_root(cache_dir), progress=progress, cancel=cancel)
 
 
 def _offline_message(file: RemoteFile, target: Path, cache_root: Path) -> str:

@@ -86,7 +86,7 @@ def download_to(
                     "to resume from there"
                 ) from e
             logger.warning("download of %s interrupted at %d bytes (%s); resuming", file.filename, done, e)
-            time.sleep(min(0.25 * 2**attempt, 5.0))
+            _wait_before_retry(attempt)
     else:
         raise DownloadError(f"download of {file.filename} from {url} kept restarting; giving up")
     meter.report()
@@ -97,6 +97,10 @@ def download_to(
     _part_record(partial).unlink(missing_ok=True)
     logger.info("downloaded %s to %s", url, target)
     return target
+
+
+def _wait_before_retry(attempt: int) -> None:
+    time.sleep(min(0.25 * 2**attempt, 5.0))
 
 
 def _metadata(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import huggingface_hub.constants
 import pytest
@@ -21,6 +23,7 @@ from engine.models.download import (
     fetch,
     local_path,
 )
+from engine.models.file_lock import exclusive_lock
 from tests.engine.models.local_hub import ServedFile, start_local_hub
 
 DATASET_PATH = "datasets/axiong/pmc_oa/resolve/main/"
@@ -38,7 +41,7 @@ def hub(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(resumable_transfer.time, "sleep", lambda seconds: None)  # no back-off waits in tests
+    monkeypatch.setattr(resumable_transfer, "_wait_before_retry", lambda attempt: None)  # no back-off in tests
     yield hub
     server.shutdown()
     server.server_close()
@@ -166,7 +169,7 @@ def test_pinned_sha256_mismatch_is_rejected_and_the_file_deleted(hub):
     with pytest.raises(ChecksumError, match="sha256"):
         fetch(pinned)
     folder = cached_file_path(pinned).parent
-    assert not [p for p in folder.iterdir() if not p.name.endswith(".json")]
+    assert not [p for p in folder.iterdir() if not p.name.endswith((".json", ".lock"))]
     assert local_path(pinned) is None
 
 
@@ -287,3 +290,28 @@ def test_known_files_point_at_the_official_repos(monkeypatch):
 
 def test_cache_follows_pmc_search_home(isolated_home):
     assert str(cached_file_path(ENCODER)).startswith(os.fspath(isolated_home))
+
+
+def test_two_simultaneous_fetches_download_once(hub):
+    content = _payload(1_500_000, seed=8)
+    hub.add(DATASET_PATH + ENCODER.filename, ServedFile(content))
+    target = cached_file_path(ENCODER)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # Both fetches start while the lock is held, so both are past the cache check and must wait for it.
+        with exclusive_lock(target.with_name(target.name + ".lock")):
+            futures = [pool.submit(fetch, ENCODER) for _ in range(2)]
+            time.sleep(0.5)
+            assert not any(f.done() for f in futures)
+        paths = [f.result(timeout=30) for f in futures]
+    assert paths[0] == paths[1] and paths[0].read_bytes() == content
+    assert len(hub.gets()) == 1
+
+
+def test_waiting_for_another_download_can_be_cancelled(hub):
+    hub.add(DATASET_PATH + ENCODER.filename, ServedFile(_payload(1000)))
+    target = cached_file_path(ENCODER)
+    polls = []
+    with exclusive_lock(target.with_name(target.name + ".lock")), pytest.raises(CancelledError, match="another"):
+        fetch(ENCODER, cancel=lambda: polls.append(1) or len(polls) > 2)
+    assert hub.gets() == []
+    assert fetch(ENCODER).read_bytes() == _payload(1000)
