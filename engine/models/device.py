@@ -9,6 +9,7 @@ GPUs and on MPS, none on the CPU (fp32 there unless a caller proves a faster pat
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -152,3 +153,14 @@ def _choose_automatically(model_bytes: int | None) -> DeviceChoice:
         choice = DeviceChoice("cpu", "; ".join([*notes, "using the CPU"]), None)
     logger.info("device: %s — %s", choice.device, choice.reason)
     return choice
+
+
+AUTOCAST_TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast_for(choice: DeviceChoice) -> contextlib.AbstractContextManager:
+    """`with autocast_for(choice): model(x)` runs in the choice's mixed precision; full precision when it has none."""
+    if choice.autocast_dtype is None:
+        return contextlib.nullcontext()
+    device_type = choice.device.split(":")[0]
+    return torch.autocast(device_type=device_type, dtype=AUTOCAST_TORCH_DTYPES[choice.autocast_dtype])

@@ -7,7 +7,7 @@ import torch
 
 from engine.errors import DeviceError
 from engine.models import device as device_module
-from engine.models.device import choose_device, list_devices
+from engine.models.device import DeviceChoice, autocast_for, choose_device, list_devices
 
 GB = 10**9
 
@@ -154,3 +154,16 @@ def test_unknown_device_names_are_errors(bad):
 
 def test_explicit_cpu_is_always_available():
     assert choose_device("CPU") == device_module.DeviceChoice("cpu", "CPU requested", None)
+
+
+def test_autocast_for_cpu_choice_is_full_precision():
+    layer = torch.nn.Linear(4, 4)
+    with autocast_for(choose_device("cpu")):
+        assert layer(torch.randn(2, 4)).dtype == torch.float32
+
+
+def test_autocast_for_a_bf16_choice_runs_in_bf16():
+    layer = torch.nn.Linear(4, 4)
+    with autocast_for(DeviceChoice("cpu", "bf16 forced for this test", "bf16")):
+        assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
+    assert layer(torch.randn(2, 4)).dtype == torch.float32

@@ -77,18 +77,28 @@ def test_full_checkpoint_with_metadata_and_numpy_scalars(tmp_path):
     assert loaded["optimizer"]["state"][0]["step"].item() == 1
 
 
-def test_numpy1_scalar_name_from_the_official_checkpoint_is_accepted(tmp_path):
-    # The official checkpoint was pickled with numpy 1.x, which names the scalar constructor
-    # `numpy.core.multiarray.scalar`; numpy 2 writes `numpy._core...`. Rewrite a legacy-format file to the old name.
+def _as_numpy1_pickle(pickle_bytes: bytes) -> bytes:
+    # numpy 2 writes `numpy._core.multiarray`; numpy 1.x (which pickled the official checkpoint) wrote `numpy.core…`.
+    return pickle_bytes.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+
+
+@pytest.mark.parametrize("container", ["zip", "legacy"])
+def test_numpy1_scalar_name_from_the_official_checkpoint_is_accepted(tmp_path, container):
+    checkpoint = {"epoch": 2, "lr": np.float64(1e-4), "steps": np.int64(12), "state_dict": {"w": torch.ones(2)}}
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer, _use_new_zipfile_serialization=container == "zip")
     path = tmp_path / "old_numpy.pt"
-    torch.save({"lr": np.float64(1e-4), "w": torch.ones(2)}, path, _use_new_zipfile_serialization=False)
-    raw = path.read_bytes()
-    if b"numpy._core.multiarray" in raw:
-        path.write_bytes(raw.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    if container == "zip":
+        with zipfile.ZipFile(buffer) as original, zipfile.ZipFile(path, "w") as rewritten:
+            for name in original.namelist():
+                data = original.read(name)
+                rewritten.writestr(name, _as_numpy1_pickle(data) if name.endswith("data.pkl") else data)
+    else:
+        path.write_bytes(_as_numpy1_pickle(buffer.getvalue()))
     assert "numpy.core.multiarray.scalar" in referenced_globals(path)
     loaded = load_weights_file(path)
-    assert loaded["lr"] == pytest.approx(1e-4)
-    assert torch.equal(loaded["w"], torch.ones(2))
+    assert loaded["lr"] == pytest.approx(1e-4) and loaded["steps"] == 12 and loaded["epoch"] == 2
+    assert torch.equal(loaded["state_dict"]["w"], torch.ones(2))
 
 
 def test_safetensors_loads(tmp_path):
@@ -235,3 +245,11 @@ def test_concurrent_loads_all_see_the_numpy_allow_list(tmp_path):
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: load_weights_file(path)["lr"], range(16)))
     assert results == [0.5] * 16
+
+
+def test_numpy_arrays_are_not_on_the_allow_list(tmp_path):
+    # Only the numpy *scalars* the official checkpoint needs are allowed; arrays rebuild through other globals.
+    path = tmp_path / "array.pt"
+    torch.save({"mean": np.zeros(3)}, path)
+    with pytest.raises(UnsafeFileError, match="_reconstruct"):
+        load_weights_file(path)
