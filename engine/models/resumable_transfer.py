@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 from huggingface_hub import get_hf_file_metadata
-from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from engine.errors import CancelledError, ChecksumError, DownloadError, OfflineError
@@ -45,6 +45,10 @@ _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 class _RestartFromZero(Exception):
     """The server refused our Range (416): the partial file is unusable."""
+
+
+class _TransientServerError(Exception):
+    """A 5xx or 429 answer: worth another attempt, like a dropped connection."""
 
 
 def download_to(
@@ -77,7 +81,9 @@ def download_to(
         except _RestartFromZero:
             partial.unlink(missing_ok=True)
             meter.restart_from_zero()
-        except httpx2.TransportError as e:
+        except OSError as e:  # disk full, permissions: retrying will not help
+            raise DownloadError(f"cannot write {partial}: {e}") from e
+        except (httpx2.TransportError, _TransientServerError) as e:
             done = _size_or_zero(partial)
             if attempt == _ATTEMPTS:
                 raise DownloadError(
@@ -117,7 +123,7 @@ def _metadata(
             f"cannot reach {endpoint} to download {file.filename} ({e}); check the connection, set HF_ENDPOINT to a "
             f"mirror, or put the file at {target} yourself"
         ) from e
-    except Exception as e:  # hub raises a few non-HTTP error types for missing entries (e.g. EntryNotFoundError)
+    except (EntryNotFoundError, ValueError) as e:  # hub's "no such file" is not always an HTTP error type
         raise DownloadError(f"cannot download {url}: {e}") from e
     return meta.location, meta.etag, meta.size
 
@@ -135,6 +141,8 @@ def _get_into(location, headers, partial: Path, expected_size, meter: _ProgressM
     with get_session().stream("GET", location, headers=request_headers, timeout=timeout) as response:
         if response.status_code == 416:
             raise _RestartFromZero()
+        if response.status_code >= 500 or response.status_code == 429:
+            raise _TransientServerError(f"{location} answered HTTP {response.status_code}")
         if response.status_code >= 400:
             response.read()
             try:

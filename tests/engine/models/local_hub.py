@@ -23,6 +23,8 @@ class ServedFile:
     drop_after_bytes: int | None = None  # close the connection after this many body bytes…
     drops_left: int = 0  # …this many times
     ignore_range: bool = False
+    fail_with_status: int | None = None  # answer GETs with this HTTP status…
+    failures_left: int = 0  # …this many times
     lfs_redirect: bool = False  # like the real hub for large files: 302 to a CDN path, size/hash in X-Linked-*
 
 
@@ -102,6 +104,12 @@ def _handler_for(hub: LocalHub):
             if served is None:
                 return self._not_found()
             if self._redirected(served):
+                return
+            if served.failures_left > 0 and served.fail_with_status is not None:
+                served.failures_left -= 1
+                self.send_response(served.fail_with_status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             start = 0
             requested = self.headers.get("Range")

@@ -152,6 +152,28 @@ def test_large_file_redirected_to_a_cdn_is_fetched_from_there_and_checked(hub):
     assert record["sha256"] == hashlib.sha256(content).hexdigest() == record["etag"]
 
 
+def test_a_passing_server_error_is_retried(hub):
+    content = _payload(50_000, seed=9)
+    hub.add(DATASET_PATH + ENCODER.filename, ServedFile(content, fail_with_status=503, failures_left=2))
+    assert fetch(ENCODER).read_bytes() == content
+    assert len(hub.gets()) == 3
+
+
+def test_a_lasting_server_error_is_a_download_error(hub):
+    served = ServedFile(_payload(50_000), fail_with_status=503, failures_left=99)
+    hub.add(DATASET_PATH + ENCODER.filename, served)
+    with pytest.raises(DownloadError, match="503"):
+        fetch(ENCODER)
+    assert len(hub.gets()) == resumable_transfer._ATTEMPTS
+
+
+def test_forbidden_is_not_retried(hub):
+    hub.add(DATASET_PATH + ENCODER.filename, ServedFile(_payload(50_000), fail_with_status=403, failures_left=99))
+    with pytest.raises(DownloadError, match="403"):
+        fetch(ENCODER)
+    assert len(hub.gets()) == 1
+
+
 def test_server_ignoring_range_restarts_cleanly(hub):
     content = _payload(500_000, seed=4)
     hub.add(
