@@ -21,6 +21,7 @@ from engine.models.download import (
     DownloadProgress,
     RemoteFile,
     fetch,
+    local_path,
 )
 
 # Both PMC-CLIP variants read the same released weights; they differ only in how they are wired.
@@ -56,6 +57,10 @@ def files_to_download(model: str, full_checkpoint: bool) -> list[RemoteFile]:
 
 def run(args) -> int:
     for remote in files_to_download(args.model, args.full_checkpoint):
+        cached = local_path(remote)
+        if cached is not None:
+            print(f"{remote.filename}: already here ({cached})")
+            continue
         with tqdm(desc=remote.filename, unit="B", unit_scale=True, unit_divisor=1024, leave=True) as bar:
 
             def show(progress: DownloadProgress, bar=bar) -> None:

@@ -45,6 +45,7 @@ def test_download_fetches_every_file_of_the_model(hub, capsys):
     # A second run finds everything cached and transfers nothing.
     assert main(["download"]) == EXIT_OK
     assert len(hub.gets()) == len(files)
+    assert capsys.readouterr().out.count("already here") == len(files)
 
 
 def test_full_checkpoint_flag_adds_the_checkpoint():
