@@ -104,11 +104,13 @@ def local_path(file: RemoteFile, cache_dir=None) -> Path | None:
     if not target.is_file():
         return None
     actual_size = target.stat().st_size
-    if file.size is not None and actual_size != file.size:
-        logger.warning("%s has %d bytes, expected %d; ignoring it", target, actual_size, file.size)
+    record = _read_record(target)
+    expected_size = file.size if file.size is not None else record.get("size")
+    if expected_size is not None and actual_size != expected_size:
+        # Pinned size, or the size we verified at download time: a file that changed since is not trusted.
+        logger.warning("%s has %d bytes, expected %d; ignoring it", target, actual_size, expected_size)
         return None
     if file.sha256 is not None:
-        record = _read_record(target)
         recorded = record.get("sha256") if record.get("size") == actual_size else None
         actual = recorded or _sha256_of(target)
         if actual != file.sha256.lower():

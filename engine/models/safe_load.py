@@ -104,6 +104,8 @@ def load_weights_file(path) -> dict[str, torch.Tensor] | torch.Tensor:
     global it tried to use) and `WeightsError` for a missing, corrupt or truncated one.
     """
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path} is a folder; expected a weights file (.pt, .pth, .bin or .safetensors)")
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
     if path.suffix.lower() in SAFETENSORS_SUFFIXES or _looks_like_safetensors(path):

@@ -167,3 +167,18 @@ def test_autocast_for_a_bf16_choice_runs_in_bf16():
     with autocast_for(DeviceChoice("cpu", "bf16 forced for this test", "bf16")):
         assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
     assert layer(torch.randn(2, 4)).dtype == torch.float32
+
+
+@pytest.mark.gpu
+def test_real_gpu_is_chosen_with_its_name_and_mixed_precision():
+    # Runs only on a CUDA machine (`pytest -m gpu`); the rest of this file covers the GPU branches with fakes.
+    choice = choose_device("auto", model_bytes=10**9)
+    assert choice.device.startswith("cuda:")
+    index = int(choice.device.split(":")[1])
+    assert torch.cuda.get_device_name(index) in choice.reason and "GB free" in choice.reason
+    major, _ = torch.cuda.get_device_capability(index)
+    assert choice.autocast_dtype == ("bf16" if major >= 8 else "fp16")
+    layer = torch.nn.Linear(8, 8).to(choice.device)
+    with autocast_for(choice):
+        out = layer(torch.randn(2, 8, device=choice.device))
+    assert out.dtype == (torch.bfloat16 if major >= 8 else torch.float16)

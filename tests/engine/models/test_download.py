@@ -271,6 +271,15 @@ def test_unreachable_hub_is_a_download_error_that_says_so(monkeypatch):
     assert "127.0.0.1:9" in str(caught.value)
 
 
+def test_cached_file_that_changed_size_since_download_is_not_trusted(hub):
+    content = _payload(20_000, seed=10)
+    hub.add(DATASET_PATH + ENCODER.filename, ServedFile(content))
+    path = fetch(ENCODER)
+    path.write_bytes(content[:-1])
+    assert local_path(ENCODER) is None
+    assert fetch(ENCODER).read_bytes() == content
+
+
 def test_hand_placed_file_is_accepted_and_checked(tmp_path):
     content = b"weights"
     pinned = RemoteFile("axiong/pmc_oa", "text_encoder.pth", "dataset", sha256=hashlib.sha256(content).hexdigest())

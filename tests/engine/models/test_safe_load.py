@@ -196,6 +196,8 @@ def test_corrupt_safetensors_is_a_weights_error(tmp_path):
 def test_missing_file_is_a_weights_error(tmp_path):
     with pytest.raises(WeightsError, match="not found"):
         load_weights_file(tmp_path / "nope.pt")
+    with pytest.raises(WeightsError, match="folder"):
+        load_weights_file(tmp_path)
 
 
 def test_top_level_list_is_not_weights(tmp_path):
