@@ -23,7 +23,7 @@ class FakeTextEncoder:
         out = np.zeros((len(texts), DIM), np.float32)
         for row, text in enumerate(texts):
             out[row, self.axis[text]] = 1.0
-            out[row] += 0.05 * rng.standard_normal(DIM)
+            out[row] += 0.005 * rng.standard_normal(DIM)
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
