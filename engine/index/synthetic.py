@@ -7,21 +7,32 @@ i.i.d. Gaussian vectors would make all neighbours nearly equidistant, so recall 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 PROJECTION_SEED = 12345  # W is the same for data and queries, whatever their seed
 
 
-def low_rank_vectors(n: int, dim: int = 768, *, latent: int = 24, noise: float = 0.5, seed: int = 0) -> np.ndarray:
+def iter_low_rank_blocks(
+    n: int, dim: int = 768, *, latent: int = 24, noise: float = 0.5, seed: int = 0, block: int = 50_000
+) -> Iterator[np.ndarray]:
+    """The rows of `low_rank_vectors(n, …)` in blocks, so 1M x 768 can be streamed into an index."""
     projection = np.random.default_rng(PROJECTION_SEED).standard_normal((latent, dim)).astype(np.float32)
     projection /= np.sqrt(latent)
     rng = np.random.default_rng(seed)
+    for start in range(0, n, block):
+        m = min(block, n - start)
+        rows = rng.standard_normal((m, latent), dtype=np.float32) @ projection
+        rows += noise * rng.standard_normal((m, dim), dtype=np.float32)
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        yield rows
+
+
+def low_rank_vectors(n: int, dim: int = 768, *, latent: int = 24, noise: float = 0.5, seed: int = 0) -> np.ndarray:
     out = np.empty((n, dim), dtype=np.float32)
-    step = 50_000  # build in blocks so 1M x 768 needs one output array, not three
-    for start in range(0, n, step):
-        m = min(step, n - start)
-        block = rng.standard_normal((m, latent), dtype=np.float32) @ projection
-        block += noise * rng.standard_normal((m, dim), dtype=np.float32)
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        out[start : start + m] = block
+    start = 0
+    for rows in iter_low_rank_blocks(n, dim, latent=latent, noise=noise, seed=seed):
+        out[start : start + len(rows)] = rows
+        start += len(rows)
     return out
