@@ -231,3 +231,17 @@ def test_dicom_without_pixels_or_handler_names_the_problem(tmp_path):
                       pixel_data=encapsulate([b"\xff\xd8 not really a jpeg \xff\xd9"]))
     with pytest.raises(ImageDecodeError, match=r"jpeg.dcm.*JPEG Baseline"):
         open_image(jpg)
+
+
+def test_dicom_rle_lossless_decodes_with_the_builtin_handler(tmp_path):
+    import pydicom
+    from pydicom.uid import RLELossless
+
+    arr = np.array([[0, 1000], [2000, 4000]], dtype=np.uint16)
+    path = write_dicom(tmp_path / "rle.dcm", arr)
+    ds = pydicom.dcmread(path)
+    ds.compress(RLELossless, arr)
+    ds.save_as(path)
+    assert pydicom.dcmread(path).file_meta.TransferSyntaxUID == RLELossless
+    img = open_image(path)
+    assert [pixel(img, x, y)[0] for y in range(2) for x in range(2)] == [0, 64, 128, 255]
