@@ -215,10 +215,13 @@ def fluorescence_micrograph(rng: np.random.Generator, s: int) -> tuple[Image.Ima
     image = Image.new("RGB", (s, s), (0, 0, 0))
     draw = ImageDraw.Draw(image)
     centres: list[tuple[float, float]] = []
-    while len(centres) < n:  # cells apart from each other, so they can be counted
+    for _attempt in range(5000):  # cells apart from each other, so they can be counted (15 always fit)
+        if len(centres) == n:
+            break
         x, y = rng.uniform(0.1, 0.9, 2)
-        if all((x - a) ** 2 + (y - b) ** 2 > 0.02 for a, b in centres) or len(centres) > 40:
+        if all((x - a) ** 2 + (y - b) ** 2 > 0.02 for a, b in centres):
             centres.append((x, y))
+    n = len(centres)
     for x, y in centres:
         r = rng.uniform(0.035, 0.055) * s
         draw.ellipse([x * s - r, y * s - r, x * s + r, y * s + r], fill=jitter(rng, FLUOR_COLOURS[colour], 25))
