@@ -8,7 +8,8 @@ Layout, for `num_replicas` ranks with per-rank batch B (global batch GB = B × n
 
 so a 2-rank run with B per rank sees exactly the global batches of a 1-rank run with batch 2B, in the same order —
 together with per-sample randomness from (seed, epoch, index) (trainer.masking.sample_rng) this makes a run
-independent of how it is spread over processes. Use it with `DataLoader(dataset, batch_size=B, sampler=...)`.
+independent of how it is spread over processes. Use it with `DataLoader(dataset, batch_size=B, sampler=...)`, or
+pass `sampler.batches()` as the DataLoader's `batch_sampler` to get the rank's index lists directly.
 
 drop_last=True (training): only whole global batches, every rank gets the same number of steps.
 drop_last=False (evaluation): the last, partial global batch is cut into per-rank slices of B in order, so later
@@ -64,6 +65,10 @@ class GlobalBatchSampler(Sampler[int]):
             return self.dataset_size // self.global_batch_size
         return -(-self.dataset_size // self.global_batch_size)
 
+    def batches(self) -> RankBatches:
+        """This rank's batches as index lists, for `DataLoader(batch_sampler=...)`; follows `set_epoch`."""
+        return RankBatches(self)
+
     def permutation(self) -> np.ndarray:
         if not self.shuffle:
             return np.arange(self.dataset_size)
@@ -91,3 +96,19 @@ class GlobalBatchSampler(Sampler[int]):
         if not self.drop_last and tail and self.start_batch <= full:
             length += min(b, max(0, tail - self.rank * b))
         return length
+
+
+class RankBatches(Sampler[list[int]]):
+    """A `GlobalBatchSampler` cut into this rank's batches of `batch_size` (the last may be short without drop_last)."""
+
+    def __init__(self, sampler: GlobalBatchSampler):
+        self.sampler = sampler
+
+    def __iter__(self) -> Iterator[list[int]]:
+        indices = self.sampler._rank_indices().tolist()
+        b = self.sampler.batch_size
+        for start in range(0, len(indices), b):
+            yield indices[start : start + b]
+
+    def __len__(self) -> int:
+        return -(-len(self.sampler) // self.sampler.batch_size)

@@ -97,3 +97,11 @@ def test_indices_are_plain_ints_for_any_dataset():
     sampler = GlobalBatchSampler(5, 2, seed=0)
     assert all(type(i) is int for i in sampler)
     assert torch.tensor(list(sampler)).dtype == torch.long
+
+
+def test_batch_view_yields_the_same_batches_as_a_batched_loader():
+    sampler = GlobalBatchSampler(45, 4, num_replicas=3, rank=2, seed=9, drop_last=False)
+    sampler.set_epoch(2)
+    via_batch_sampler = [b.tolist() for b in DataLoader(list(range(45)), batch_sampler=sampler.batches())]
+    via_sampler = [b.tolist() for b in DataLoader(list(range(45)), batch_size=4, sampler=sampler)]
+    assert via_batch_sampler == via_sampler and len(sampler.batches()) == len(via_sampler) == 4
