@@ -126,6 +126,43 @@ def _row_from_record(record: object, image_key: str, caption_key: str) -> tuple[
     return CaptionRow(image, caption.strip()), ""
 
 
+class PackedRows(Sequence[CaptionRow]):
+    """Rows stored as two UTF-8 byte buffers with offsets instead of millions of Python objects.
+
+    DataLoader workers are forked: touching a Python object writes its reference count, so a list of 1.6M rows
+    is copied page by page into every worker over an epoch. Numpy buffers are never written, so they stay shared.
+    """
+
+    def __init__(self, rows: Sequence[CaptionRow]):
+        self._images, self._image_ends = self._pack([r.image for r in rows])
+        self._captions, self._caption_ends = self._pack([r.caption for r in rows])
+
+    @staticmethod
+    def _pack(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        encoded = [t.encode("utf-8") for t in texts]
+        ends = np.cumsum([len(b) for b in encoded], dtype=np.int64) if encoded else np.zeros(0, dtype=np.int64)
+        return np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), ends
+
+    @staticmethod
+    def _text(buffer: np.ndarray, ends: np.ndarray, index: int) -> str:
+        start = int(ends[index - 1]) if index else 0
+        return buffer[start : int(ends[index])].tobytes().decode("utf-8")
+
+    def __len__(self) -> int:
+        return len(self._image_ends)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return CaptionRow(
+            self._text(self._images, self._image_ends, index), self._text(self._captions, self._caption_ends, index)
+        )
+
+
 def resolve_image_root(root: str | Path) -> Path:
     """The folder image names are relative to: `root`, or the PMC-OA image folder inside it when that exists."""
     root = Path(root)
@@ -228,7 +265,7 @@ class CaptionDataset(Dataset):
     ):
         if not rows:
             raise UserInputError("no image/caption pairs to train on")
-        self.rows = list(rows)
+        self.rows = rows if isinstance(rows, PackedRows) else PackedRows(rows)
         self.image_root = Path(image_root)
         self.train = train
         self.seed = int(seed)

@@ -19,6 +19,7 @@ from trainer.data import (
     PMC_OA_IMAGE_FOLDER,
     CaptionDataset,
     CaptionRow,
+    PackedRows,
     TrainTransform,
     collate_pairs,
     random_resized_crop_box,
@@ -224,3 +225,13 @@ def test_per_sample_rng_is_the_one_documented(pairs):
     dataset.set_epoch(2)
     image = Image.open(root / "images" / rows[4].image).convert("RGB")
     assert torch.equal(dataset[4]["image"], TrainTransform(16)(image, sample_rng(3, 2, 4, STREAM_CROP)))
+
+
+def test_packed_rows_give_back_every_row_unicode_included():
+    rows = [CaptionRow("a.png", "Ki-67 ≥ 20 % — μm scale"), CaptionRow("sub/b.jpg", "x"), CaptionRow("c.png", "ü")]
+    packed = PackedRows(rows)
+    assert len(packed) == 3 and list(packed) == rows
+    assert packed[-1] == rows[-1] and packed[1:] == rows[1:]
+    with pytest.raises(IndexError):
+        packed[3]
+    assert len(PackedRows([])) == 0
