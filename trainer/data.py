@@ -163,6 +163,19 @@ class PackedRows(Sequence[CaptionRow]):
         )
 
 
+def subset_rows(rows: Sequence[CaptionRow], max_rows: int | None, seed: int = 0) -> list[CaptionRow]:
+    """A fixed random subset of at most `max_rows` rows, in file order (for validation on a bounded set).
+
+    Rather than the first rows: row files are ordered by article, so the head is a few articles' sub-figures with
+    near-identical captions. Drawn WITHOUT replacement, unlike the reference's 20,000-row validation draw: a pair
+    drawn twice would be its own distractor in the retrieval metrics.
+    """
+    if max_rows is None or len(rows) <= max_rows:
+        return list(rows)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), len(rows), int(max_rows)]))
+    return [rows[int(i)] for i in np.sort(rng.choice(len(rows), size=max_rows, replace=False))]
+
+
 def resolve_image_root(root: str | Path) -> Path:
     """The folder image names are relative to: `root`, or the PMC-OA image folder inside it when that exists."""
     root = Path(root)

@@ -5,6 +5,8 @@ ground truth). Ranks are 1-based and ties count against the model: the rank of t
 candidates scoring at least as high as it (itself included), so a collapsed model whose features are all equal
 ranks every true item last instead of first. R@K is the fraction of queries whose true item has rank ≤ K.
 Chance levels are given alongside: R@K = K/N and mean rank (N+1)/2 for a random ranking.
+Identical captions in the set (e.g. "Western blot.") have identical features and so tie: each counts against the
+others in image→text, which lowers R@1 slightly; deduplicate the evaluation set where that matters.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from trainer.data import (
     random_resized_crop_box,
     read_rows,
     resolve_image_root,
+    subset_rows,
 )
 from trainer.masking import sample_rng
 
@@ -235,3 +236,12 @@ def test_packed_rows_give_back_every_row_unicode_included():
     with pytest.raises(IndexError):
         packed[3]
     assert len(PackedRows([])) == 0
+
+
+def test_validation_subset_is_fixed_random_without_repeats_in_file_order():
+    rows = [CaptionRow(f"{i}.png", f"caption {i}") for i in range(1000)]
+    subset = subset_rows(rows, 50, seed=1)
+    assert subset == subset_rows(rows, 50, seed=1) != subset_rows(rows, 50, seed=2)
+    positions = [int(r.image.split(".")[0]) for r in subset]
+    assert len(set(positions)) == 50 and positions == sorted(positions) and positions[-1] > 500
+    assert subset_rows(rows, None) == rows and subset_rows(rows[:10], 50) == rows[:10]
