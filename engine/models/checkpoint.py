@@ -23,6 +23,7 @@ import torch
 
 from engine.errors import CheckpointKeyError, WeightsError
 from engine.models.pmc_clip import PMCClip
+from engine.models.safe_load import load_weights_file
 
 logger = logging.getLogger(__name__)
 
@@ -47,28 +48,7 @@ class LoadReport:
 
 def read_weights_file(path: str | Path):
     """A tensor or a dict from a .pt/.pth/.bin/.safetensors file, never unpickling arbitrary objects."""
-    try:
-        from engine.models.safe_load import load_weights_file
-    except ImportError:  # engine.models.safe_load (the "weights" branch) not merged yet
-        load_weights_file = _interim_load_weights_file
     return load_weights_file(Path(path))
-
-
-def _interim_load_weights_file(path: Path):
-    """Stand-in for engine.models.safe_load until it is merged: weights-only unpickling, numpy scalars allowed."""
-    import numpy as np
-
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    numpy_core = getattr(np, "_core", None) or np.core
-    allowed = [np.dtype, numpy_core.multiarray.scalar] + [type(np.dtype(t)) for t in ("int64", "float64", "float32")]
-    try:
-        with torch.serialization.safe_globals(allowed):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise WeightsError(f"cannot read weights from {path}: {e}") from e
 
 
 def _state_dict_of(obj, source: str) -> dict[str, torch.Tensor]:

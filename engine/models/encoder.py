@@ -18,29 +18,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from engine.errors import ImageDecodeError
+from engine.imaging import open_image
 from engine.models.tokenizer import tokenize
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_IMAGE_BATCH = {"cpu": 16, "cuda": 64, "mps": 32}
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def open_image_file(path: str | Path) -> Image.Image:
-    """Decode an image file (DICOM too, when engine.imaging is available); ImageDecodeError names the file."""
-    try:
-        from engine.imaging import open_image
-    except ImportError:  # engine.imaging (the "readers" branch) not merged yet: plain PIL
-        open_image = None
-    if open_image is not None:
-        return open_image(path)
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageDecodeError(f"cannot read image {path}: {e}") from e
 
 
 class BatchedEncoder:
@@ -140,7 +124,7 @@ class BatchedEncoder:
         if isinstance(item, Image.Image):
             return item
         if isinstance(item, str | Path):
-            return open_image_file(item)
+            return open_image(item)
         raise TypeError(f"expected a PIL image or a path, got {type(item).__name__}")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.errors import WeightsError
 from engine.models.checkpoint import EXTRACTED_FILES, load_extracted, load_pmc_clip_weights
+from engine.models.device import choose_device
 from engine.models.encoder import BatchedEncoder, OpenClipEncoder, PMCClipEncoder
 from engine.models.model_dir import is_model_dir, load_model_dir
 from engine.models.pmc_clip import PMCClip
@@ -151,32 +152,6 @@ def _parameter_bytes(model) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-def _choose_device(requested: str, model_bytes: int):
-    try:
-        from engine.models.device import choose_device
-    except ImportError:  # engine.models.device (the "weights" branch) not merged yet
-        return _interim_choose_device(requested)
-    return choose_device(requested, model_bytes=model_bytes)
-
-
-@dataclass(frozen=True)
-class _InterimDeviceChoice:
-    device: str
-    reason: str
-    autocast_dtype: str | None
-
-
-def _interim_choose_device(requested: str) -> _InterimDeviceChoice:
-    import torch
-
-    if requested not in ("auto", ""):
-        return _InterimDeviceChoice(requested, f"{requested} was requested", None)
-    if torch.cuda.is_available():
-        dtype = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return _InterimDeviceChoice("cuda:0", f"CUDA GPU 0: {torch.cuda.get_device_name(0)}", dtype)
-    return _InterimDeviceChoice("cpu", "no CUDA or MPS device is available", None)
-
-
 def create_encoder(
     name: str = DEFAULT_MODEL,
     weights: str | Path | None = None,
@@ -188,7 +163,7 @@ def create_encoder(
 ) -> BatchedEncoder:
     """An `engine.types.Encoder` for the named model on the chosen device (the reason is kept on the encoder)."""
     loaded = create_model(name, weights, tokenizer, offline=offline, progress=progress)
-    choice = _choose_device(device, _parameter_bytes(loaded.model))
+    choice = choose_device(device, model_bytes=_parameter_bytes(loaded.model))
     on_gpu = not choice.device.startswith("cpu")
     common = {
         "model": loaded.model,
