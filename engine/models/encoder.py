@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from engine.imaging import open_image
+from engine.models.inference import fold_image_tower_batchnorm_
 from engine.models.tokenizer import tokenize
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class BatchedEncoder:
         self.batch_size = batch_size or DEFAULT_IMAGE_BATCH.get(self._torch_device.type, 16)
         self._transform = transform
         self.model = model.to(self._torch_device).eval()
+        # Exact up to float rounding, and faster: the encoder owns its model, which is never trained or saved.
+        self.folded_batchnorms = fold_image_tower_batchnorm_(self.model)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
         precision = f"{autocast_dtype} autocast" if self._autocast_dtype is not None else "fp32"
