@@ -140,3 +140,31 @@ def test_open_clip_offline_without_cache_names_the_model_and_cache():
 def test_open_clip_unknown_tag_lists_the_known_ones():
     with pytest.raises(ModelNotFoundError, match="known tags: .*openai"):
         create_encoder("open_clip:RN50/no-such-tag", device="cpu")
+
+
+def test_preprocess_is_safe_to_call_from_several_threads(exported):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, out, paths = exported
+    encoder = create_encoder(f"local-dir:{out}", device="cpu")
+    images = [Image.open(p).convert("RGB") for p in paths] * 8
+    sequential = [encoder.preprocess(im) for im in images]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(encoder.preprocess, images))
+    assert all(torch.equal(a, b) for a, b in zip(sequential, concurrent, strict=True))
+
+
+@pytest.mark.gpu
+def test_gpu_autocast_stays_within_cosine_0999_of_cpu_fp32(exported):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    _, out, paths = exported
+    gpu = create_encoder(f"local-dir:{out}", device="cuda")
+    cpu = create_encoder(f"local-dir:{out}", device="cpu")
+    assert gpu.device.startswith("cuda") and "autocast" in gpu.precision
+    for got, want in (
+        (gpu.encode_images(paths), cpu.encode_images(paths)),
+        (gpu.encode_texts(CAPTIONS), cpu.encode_texts(CAPTIONS)),
+    ):
+        assert got.dtype == np.float32
+        assert (got * want).sum(axis=1).min() >= 0.999
