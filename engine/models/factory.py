@@ -104,7 +104,7 @@ def _create_pmc_clip(entry: ModelEntry, weights, tokenizer, offline: bool, progr
 
 def _create_local_dir(entry: ModelEntry, tokenizer) -> LoadedModel:
     assert entry.path is not None
-    model, model_tokenizer, preprocess = load_model_dir(entry.path)
+    model, model_tokenizer, preprocess = load_model_dir(entry.path, for_inference=True)
     if tokenizer is not None:
         model_tokenizer = load_tokenizer(tokenizer)
     return LoadedModel(
