@@ -162,6 +162,8 @@ def create_encoder(
     batch_size: int | None = None,
 ) -> BatchedEncoder:
     """An `engine.types.Encoder` for the named model on the chosen device (the reason is kept on the encoder)."""
+    if device not in ("auto", ""):
+        choose_device(device)  # a device that is not there fails now, not after a long download
     loaded = create_model(name, weights, tokenizer, offline=offline, progress=progress)
     choice = choose_device(device, model_bytes=_parameter_bytes(loaded.model))
     on_gpu = not choice.device.startswith("cpu")

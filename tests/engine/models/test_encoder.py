@@ -168,3 +168,14 @@ def test_gpu_autocast_stays_within_cosine_0999_of_cpu_fp32(exported):
     ):
         assert got.dtype == np.float32
         assert (got * want).sum(axis=1).min() >= 0.999
+
+
+def test_missing_device_fails_before_any_weights_are_fetched(monkeypatch):
+    from engine.errors import DeviceError
+    from engine.models import factory
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    monkeypatch.setattr(factory, "create_model", lambda *a, **k: pytest.fail("weights fetched before device check"))
+    with pytest.raises(DeviceError):
+        create_encoder("pmc-clip", device="cuda")
