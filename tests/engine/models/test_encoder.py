@@ -88,6 +88,9 @@ def test_unknown_model_lists_choices():
     for name in ("pmc-clip", "pmc-clip-notebook", "biomedclip", "open_clip:", "local-dir:"):
         assert name in str(info.value)
     assert list_models()[0] == "pmc-clip"
+    for incomplete in ("local-dir:", "hf-hub:", "open_clip:"):
+        with pytest.raises(ModelNotFoundError):
+            resolve(incomplete)
     with pytest.raises(ModelNotFoundError, match="no architecture"):
         create_encoder("open_clip:NoSuchArch/none", device="cpu")
 
