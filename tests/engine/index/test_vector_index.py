@@ -226,3 +226,15 @@ def test_recall_at_10_on_20k_low_intrinsic_dim_vectors():
     found, _ = index.search(queries, k=10)
     truth, _ = exact_top_k(queries, vecs, np.arange(n), 10)
     assert recall_at_k(found, truth) >= 0.95
+
+
+@pytest.mark.slow
+def test_tuned_ef_gives_095_recall_on_20k_768d_vectors():
+    n, dim = 20_000, 768
+    vecs = low_rank_vectors(n, dim=dim, seed=0)
+    index = VectorIndex(dim, capacity=n, M=16, ef_construction=100)
+    index.add(np.arange(n), vecs)
+    index.tune_ef(target_recall=0.95, sample=200)
+    queries = low_rank_vectors(300, dim=dim, seed=7)
+    truth, _ = exact_top_k(queries, vecs, np.arange(n), 10)
+    assert recall_at_k(index.search(queries, k=10)[0], truth) >= 0.95
