@@ -56,7 +56,7 @@ class Searcher:
                     logger.debug("filtered ANN search came back short; searching the filtered set exactly")
                     pairs = self._exact(vector, sorted(allowed_set), want)
         skip = set(exclude)
-        return [(i, s) for i, s in pairs if i not in skip][:k]
+        return [(i, s) for i, s in pairs if i >= 0 and i not in skip][:k]  # -1 pads a short filtered answer
 
     def _allowed_ids(self, filters: SearchFilters | None) -> list[int]:
         where, params = sql_filters.where_clause(filters)
