@@ -43,7 +43,7 @@ def solid_image(colour: str, size: int = 32, *, speckle: int = 0) -> Image.Image
     """A solid image of a named colour; `speckle` > 0 flips that many pixels so copies differ slightly."""
     image = Image.new("RGB", (size, size), COLOUR_RGB[colour])
     for i in range(speckle):
-        image.putpixel((i % size, (i * 7) % size), (128, 128, 128))
+        image.putpixel((i % size, (i // size) % size), (128, 128, 128))
     return image
 
 
