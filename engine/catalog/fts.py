@@ -49,12 +49,21 @@ def rebuild(conn: Connection) -> None:
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
+# Words in nearly every caption: matching them ranks nothing and makes SQLite score most of the table.
+# fmt: off
+STOP_WORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into", "is", "it", "its",
+    "of", "on", "or", "that", "the", "their", "this", "to", "was", "were", "which", "with", "within", "without",
+))
+# fmt: on
+
 
 def query_words(query_text: str) -> list[str]:
-    """The words of a user's query, lower-cased, in order, without repeats."""
+    """The words of a user's query worth matching: lower-cased, in order, no repeats, no stop words."""
     seen: dict[str, None] = {}
     for word in _WORD.findall(query_text.lower()):
-        seen.setdefault(word, None)
+        if word not in STOP_WORDS:
+            seen.setdefault(word, None)
     return list(seen)
 
 
@@ -71,7 +80,7 @@ def matched_terms(words: list[str], caption: str | None, title: str | None = Non
     found = []
     for word in words:
         if word in tokens or any(
-            token.startswith(word) or word.startswith(token) and len(token) >= 4 for token in tokens
+            token.startswith(word) or (word.startswith(token) and len(token) >= 4) for token in tokens
         ):
             found.append(word)
     return tuple(found)
