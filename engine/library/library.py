@@ -91,6 +91,7 @@ class Library:
         self._index_lock = threading.Lock()
         self._index: VectorIndex | None = None
         self._saved_generation: int | None = None
+        self._tuned_size = 0  # index size when ef was last tuned
         self._closed = False
         self._searcher = Searcher(self._sessions, self._current_index, self.dim)
         self._load_index()
@@ -192,6 +193,7 @@ class Library:
         index, rebuilt = index_cache.load_or_rebuild(self.path, self._sessions, stamp, save=not self.read_only)
         with self._index_lock:
             self._index = index
+        self._tuned_size = len(index)  # a rebuilt index was tuned; a loaded one carries its tuned ef
         if not rebuilt or not self.read_only:
             self._saved_generation = generation
 
@@ -315,9 +317,23 @@ class Library:
         )
         try:
             report = yield from run_ingest(job, cancel=cancel, pause=pause, batch_size=batch_size)
+            self._retune_if_grown()
         finally:
             self._save_index()  # also after a cancel or an error: what was committed is searchable
         return report
+
+    def _retune_if_grown(self) -> None:
+        """Re-pick ef for recall@10 >= 0.95 when the index has changed enough for the old choice to be stale.
+
+        Tuning runs exact search for a sample of queries, so it is repeated freely on small indexes and
+        only when the size has doubled on large ones.
+        """
+        index = self._current_index()
+        size = len(index)
+        small_and_changed = size <= 50_000 and size != self._tuned_size
+        if size > 1 and (small_and_changed or size >= 2 * self._tuned_size):
+            index.tune_ef(target_recall=0.95)
+            self._tuned_size = size
 
     def refresh_all(
         self, *, cancel: Callable[[], bool] | None = None, pause: Callable[[], bool] | None = None, batch_size: int = 32

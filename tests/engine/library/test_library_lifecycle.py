@@ -134,3 +134,16 @@ def test_read_only_open_never_writes(tmp_path):
         with pytest.raises(Exception, match="read-only"):
             library.add_collection(tmp_path / "images")
     assert not (path / INDEX_FILE).exists()
+
+
+def test_ef_is_tuned_after_ingest_and_restored_on_open(tmp_path):
+    folder = tmp_path / "images"
+    write_images(folder, {f"{n}.png": ("red", "green", "blue", "white")[n % 4] for n in range(40)})
+    with new_library(tmp_path / "lib") as library:
+        index = library._current_index()
+        index.ef = 999  # anything the tuner would never choose
+        drain(library.ingest(library.add_collection(folder).id))
+        tuned = index.ef
+        assert tuned != 999
+    with Library.open(tmp_path / "lib", read_only=True) as library:
+        assert library._current_index().ef == tuned
