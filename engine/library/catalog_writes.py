@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,15 +45,27 @@ def upsert_article(session: Session, meta: ArticleMeta | None, cache: dict[Artic
     return article.id
 
 
-def upsert_figure(session: Session, collection_id: int, key: str, **values) -> tuple[Figure, bool]:
-    """(figure, vector_changed): vector_changed is True for a new figure or one whose content hash changed."""
+def upsert_figure(
+    session: Session,
+    collection_id: int,
+    key: str,
+    modality: Callable[[], tuple[str | None, float | None] | None],
+    **values,
+) -> tuple[Figure, bool]:
+    """(figure, vector_changed): vector_changed is True for a new figure or one whose content hash changed.
+
+    `modality` is asked only when the content is new to this figure: an unchanged figure keeps its label.
+    """
     figure = session.scalars(select(Figure).where(Figure.collection_id == collection_id, Figure.key == key)).first()
+    changed = figure is None or figure.content_sha256 != values["content_sha256"]
+    if changed:
+        label, confidence = modality() or (None, None)
+        values.update(modality=label, modality_confidence=confidence)
     if figure is None:
         figure = Figure(collection_id=collection_id, key=key, **values)
         session.add(figure)
         session.flush()
         return figure, True
-    changed = figure.content_sha256 != values.get("content_sha256", figure.content_sha256)
     for name, value in values.items():
         if getattr(figure, name) != value:
             setattr(figure, name, value)

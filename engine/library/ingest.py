@@ -277,11 +277,11 @@ def _commit_batch(
         for item in batch:
             if item.pixels is not None and item.sha256 not in fresh:
                 continue  # the model failed on it: already reported
-            label = modality.get(item.sha256) or _known_modality(session, item.sha256)
             figure, vector_changed = upsert_figure(
                 session,
                 job.collection_id,
                 item.record.key,
+                lambda sha=item.sha256: modality.get(sha) or _known_modality(session, sha),
                 article_id=upsert_article(session, item.record.article, article_cache),
                 image_path=str(item.record.image_path),
                 file_size=item.size,
@@ -290,8 +290,6 @@ def _commit_batch(
                 caption=item.record.caption,
                 label=item.record.label,
                 figure_id=item.record.figure_id,
-                modality=label[0] if label else None,
-                modality_confidence=label[1] if label else None,
                 status="ok",
                 scan_mark=mark,
             )
@@ -305,7 +303,8 @@ def _commit_batch(
                 changed_shas.append(item.sha256)
         for problem in new_problems:
             session.add(IngestProblem(collection_id=job.collection_id, path=problem.path, message=problem.message))
-        bump_generation(session)
+        if changed_ids:
+            bump_generation(session)  # only when the searchable set changed: the saved index stays valid otherwise
     tally.failed += len(new_problems)
     tally.done += len(batch) + len(problems)
     tally.problems.extend(new_problems)
