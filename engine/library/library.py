@@ -7,6 +7,8 @@ leave this class are the immutable dataclasses of `engine.types`, never ORM obje
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import shutil
 import threading
@@ -179,8 +181,24 @@ class Library:
         if self._classifier is None:
             from engine.modality import ModalityClassifier
 
-            self._classifier = ModalityClassifier(self._require_encoder().encode_texts)
+            self._classifier = ModalityClassifier(self._encode_prompts)
         return self._classifier.classify(vectors)
+
+    def _encode_prompts(self, texts: list[str]) -> np.ndarray:
+        """Prompt vectors, kept in the catalog: the model is fixed per library, so they are computed only once
+        (with BERT-base on a CPU, the ~50 modality prompts take seconds)."""
+        key = "prompt_vectors:" + hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:32]
+        with self._sessions() as session:
+            stored = get_meta(session, key)
+        if stored:
+            vectors = np.frombuffer(base64.b64decode(stored), dtype="<f4")
+            if vectors.size == len(texts) * self.dim:
+                return vectors.reshape(len(texts), self.dim).astype(np.float32)
+        vectors = np.asarray(self._require_encoder().encode_texts(texts), dtype=np.float32)
+        if not self.read_only:
+            with self._write_lock, self._sessions.begin() as session:
+                set_meta(session, key, base64.b64encode(vectors.astype("<f4").tobytes()).decode("ascii"))
+        return vectors
 
     # ------------------------------------------------------------------ index cache
     def _generation(self) -> int:

@@ -147,3 +147,21 @@ def test_ef_is_tuned_after_ingest_and_restored_on_open(tmp_path):
         assert tuned != 999
     with Library.open(tmp_path / "lib", read_only=True) as library:
         assert library._current_index().ef == tuned
+
+
+def test_modality_prompts_are_encoded_once_per_library(tmp_path):
+    folder = tmp_path / "images"
+    write_images(folder, {"a.png": "red", "b.png": "blue"})
+    first = FakeEncoder()
+    with new_library(tmp_path / "lib", first) as library:
+        drain(library.ingest(library.add_collection(folder).id))
+        assert first.texts_encoded > 10  # the modality prompts
+        labels = {r.figure_id: r.modality for r in library.search(SearchQuery((QueryTerm("red"),))).results}
+    write_images(folder, {"c.png": "green"}, speckle_from=7)
+    second = FakeEncoder()
+    with Library.open(tmp_path / "lib") as library:
+        library.attach_encoder(second)
+        drain(library.ingest(1))
+        assert second.texts_encoded == 0  # read back from the catalog
+        again = {r.figure_id: r.modality for r in library.search(SearchQuery((QueryTerm("red"),))).results}
+    assert all(again[i] == label for i, label in labels.items())
