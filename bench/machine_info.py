@@ -17,6 +17,8 @@ def describe() -> str:
     except OSError:
         pass
     parts = [f"{os.cpu_count()} CPUs ({cpu})", f"python {platform.python_version()}"]
+    if hasattr(os, "getloadavg"):  # other work on a shared machine skews every figure: say how busy it was
+        parts.append("load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     try:
         import numpy
 
