@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 EXACT_SEARCH_LIMIT = 20_000  # filtered sets up to this size are searched exactly (a few ms of numpy)
 MIN_POOL = 100  # candidates taken from each ranked list before fusion
+# A query word matching more than this share of the figures, and more than this many, is left out of the keyword
+# search (it would cost much and rank little); small libraries never drop a word.
+COMMON_WORD_SHARE = 0.05
+COMMON_WORD_MIN_MATCHES = 5_000
 
 
 class Searcher:
@@ -81,19 +85,47 @@ class Searcher:
         return out
 
     def keyword_hits(self, words: list[str], k: int, filters: SearchFilters | None) -> list[int]:
-        """Figure ids whose caption or article title contain any of the words, best BM25 first."""
-        match = fts.match_expression(words)
-        if match is None:
-            return []
-        where, params = sql_filters.where_clause(filters)
-        params.update(match=match, limit=k)
-        sql = (
-            f"SELECT f.id FROM {fts.TABLE} JOIN figures f ON f.id = {fts.TABLE}.rowid "
-            "LEFT JOIN articles a ON a.id = f.article_id "
-            f"WHERE {fts.TABLE} MATCH :match AND {where} ORDER BY bm25({fts.TABLE}) LIMIT :limit"
-        )
+        """Figure ids whose caption or article title contain the query's distinctive words, best BM25 first."""
         with self._sessions() as session:
+            words = self._distinctive(session, words)
+            match = fts.match_expression(words)
+            if match is None:
+                return []
+            if sql_filters.is_empty(filters):
+                # Without filters the FTS table alone answers: no join per match before the sort.
+                sql = (
+                    f"SELECT rowid FROM {fts.TABLE} WHERE {fts.TABLE} MATCH :match "
+                    f"ORDER BY bm25({fts.TABLE}) LIMIT :limit"
+                )
+                return list(session.scalars(text(sql), {"match": match, "limit": k}))
+            where, params = sql_filters.where_clause(filters)
+            params.update(match=match, limit=k)
+            sql = (
+                f"SELECT f.id FROM {fts.TABLE} JOIN figures f ON f.id = {fts.TABLE}.rowid "
+                "LEFT JOIN articles a ON a.id = f.article_id "
+                f"WHERE {fts.TABLE} MATCH :match AND {where} ORDER BY bm25({fts.TABLE}) LIMIT :limit"
+            )
             return list(session.scalars(text(sql), params))
+
+    def _distinctive(self, session: Session, words: list[str]) -> list[str]:
+        """Drop words found in too many figures (keeping the rarest if all are): see COMMON_WORD_SHARE.
+
+        BM25 gives such words almost no weight, yet SQLite must score every figure they match: on 100k
+        captions one common word costs tens of milliseconds. Counting a word's matches is cheap by comparison.
+        """
+        if len(words) < 2:
+            return words
+        total = len(self._index()) or 1
+        counts = {
+            word: session.scalar(
+                text(f"SELECT count(*) FROM {fts.TABLE} WHERE {fts.TABLE} MATCH :m"),
+                {"m": fts.match_expression([word])},
+            )
+            for word in words
+        }
+        limit = max(COMMON_WORD_SHARE * total, COMMON_WORD_MIN_MATCHES)
+        kept = [w for w in words if counts[w] <= limit]
+        return kept or [min(words, key=lambda w: counts[w])]
 
     # ------------------------------------------------------------------ ranking
     def search(

@@ -198,3 +198,14 @@ def test_selective_filter_still_returns_k(tmp_path, monkeypatch, exact_limit):
         page = library.search(SearchQuery((QueryTerm("red"),), filters=SearchFilters(year_max=2000), limit=5))
         assert len(page.results) == 5
         assert all(r.article.year == 1999 for r in page.results)
+
+
+def test_very_common_query_words_are_left_out_of_the_keyword_search(known_library, monkeypatch):
+    library, ids = known_library
+    monkeypatch.setattr(searcher_module, "COMMON_WORD_MIN_MATCHES", 0)
+    monkeypatch.setattr(searcher_module, "COMMON_WORD_SHARE", 0.2)  # 'red' is in 2 of 7 captions, 'marker' in 1
+    hits = library._searcher.keyword_hits(["red", "marker"], 10, None)
+    assert hits == [ids["f3"]]
+    assert library._searcher.keyword_hits(["red", "chest"], 10, None) == [ids["f1"]]
+    monkeypatch.setattr(searcher_module, "COMMON_WORD_SHARE", 0.0)  # now every word is common
+    assert library._searcher.keyword_hits(["red", "marker"], 10, None) == [ids["f3"]]  # the rarest one is kept
