@@ -24,7 +24,6 @@ from engine.catalog import (
     Article,
     Collection,
     Figure,
-    IngestProblem,
     Vector,
     all_meta,
     blob_to_vector,
@@ -36,11 +35,11 @@ from engine.catalog import (
 )
 from engine.errors import LibraryError, LibraryModelMismatchError, UserInputError
 from engine.index import VectorIndex
-from engine.library import index_cache
+from engine.library import index_cache, queries
 from engine.library.ingest import IngestJob, collect_garbage, run_ingest
 from engine.library.lock import LibraryLock
 from engine.search import Searcher, build_query_vector, keyword_text
-from engine.search.results import article_meta
+from engine.search.captions import captions_for_vector
 from engine.types import (
     CaptionMatch,
     CollectionInfo,
@@ -49,6 +48,7 @@ from engine.types import (
     IngestReport,
     LibraryInfo,
     ModelSpec,
+    QueryTerm,
     SearchFilters,
     SearchPage,
     SearchQuery,
@@ -240,21 +240,9 @@ class Library:
         if self.read_only:
             raise LibraryError("this library is open read-only")
 
-    def _collection_info(self, collection: Collection, figures: int) -> CollectionInfo:
-        return CollectionInfo(
-            id=collection.id, name=collection.name, kind=collection.kind, source=collection.source, figures=figures
-        )
-
     def collections(self) -> list[CollectionInfo]:
         with self._sessions() as session:
-            counts = {
-                cid: n
-                for cid, n in session.execute(select(Figure.collection_id, func.count()).group_by(Figure.collection_id))
-            }
-            return [
-                self._collection_info(c, counts.get(c.id, 0))
-                for c in session.scalars(select(Collection).order_by(Collection.id))
-            ]
+            return queries.collections(session)
 
     def add_collection(self, source: str | Path, *, kind: str = "auto", name: str | None = None) -> CollectionInfo:
         """Register a source (folder, PMC packages, PMC-OA jsonl, ROCO); an already registered one is returned."""
@@ -275,7 +263,7 @@ class Library:
                 session.add(existing)
                 session.flush()
             count = session.scalar(select(func.count()).where(Figure.collection_id == existing.id)) or 0
-            return self._collection_info(existing, count)
+            return queries.collection_info(existing, count)
 
     def remove_collection(self, collection_id: int) -> None:
         self._writable()
@@ -404,43 +392,12 @@ class Library:
         )
 
     def captions_for_image(self, image: Any, *, limit: int = 10) -> list[CaptionMatch]:
-        """Captions in the library that describe something like the image.
-
-        Candidates are the captions of the image's nearest figures; they are then ranked by the model's
-        image-to-text similarity, so the answer is cross-modal without encoding every caption in advance.
-        """
+        """Captions in the library that describe something like the image (see engine.search.captions)."""
         from engine.imaging import open_image
-        from engine.types import QueryTerm
 
         encoder = self._require_encoder()
         vector = build_query_vector(encoder, (QueryTerm(image=image),), open_image)
-        neighbours = self._searcher.nearest(vector, max(5 * limit, 50))
-        with self._sessions() as session:
-            rows = session.execute(
-                select(Figure.id, Figure.caption, Figure.article_id).where(
-                    Figure.id.in_([i for i, _ in neighbours]), Figure.caption.is_not(None)
-                )
-            ).all()
-            by_caption: dict[str, tuple[int, int | None]] = {}
-            order = {figure_id: n for n, (figure_id, _) in enumerate(neighbours)}
-            for figure_id, caption, article_id in sorted(rows, key=lambda r: order[r[0]]):
-                if caption.strip():
-                    by_caption.setdefault(caption, (figure_id, article_id))
-            articles = {
-                a.id: article_meta(a)
-                for a in session.scalars(
-                    select(Article).where(Article.id.in_([v[1] for v in by_caption.values() if v[1]]))
-                )
-            }
-        if not by_caption:
-            return []
-        captions = list(by_caption)
-        scores = np.asarray(encoder.encode_texts(captions), dtype=np.float32) @ vector
-        ranked = sorted(zip(captions, scores.tolist(), strict=True), key=lambda pair: -pair[1])[:limit]
-        return [
-            CaptionMatch(figure_id=by_caption[c][0], caption=c, score=float(s), article=articles.get(by_caption[c][1]))
-            for c, s in ranked
-        ]
+        return captions_for_vector(self._sessions, self._searcher, encoder, vector, limit=limit)
 
     def figure(self, figure_id: int) -> SearchResult:
         result = self._searcher.figure(figure_id)
@@ -466,34 +423,10 @@ class Library:
         )
 
     def facets(self) -> dict:
+        """{"journals": [...], "years": (min, max) | None, "modalities": [...], "collections": [...]}"""
         with self._sessions() as session:
-            journals = list(
-                session.scalars(
-                    select(Article.journal)
-                    .join(Figure, Figure.article_id == Article.id)
-                    .where(Article.journal.is_not(None))
-                    .distinct()
-                    .order_by(Article.journal)
-                )
-            )
-            low, high = session.execute(
-                select(func.min(Article.year), func.max(Article.year)).join(Figure, Figure.article_id == Article.id)
-            ).one()
-            modalities = list(
-                session.scalars(
-                    select(Figure.modality).where(Figure.modality.is_not(None)).distinct().order_by(Figure.modality)
-                )
-            )
-        return {
-            "journals": journals,
-            "years": (low, high) if low is not None else None,
-            "modalities": modalities,
-            "collections": self.collections(),
-        }
+            return queries.facets(session)
 
     def problems(self, collection_id: int | None = None) -> list[SourceProblem]:
         with self._sessions() as session:
-            query = select(IngestProblem).order_by(IngestProblem.id)
-            if collection_id is not None:
-                query = query.where(IngestProblem.collection_id == collection_id)
-            return [SourceProblem(p.path, p.message) for p in session.scalars(query)]
+            return queries.problems(session, collection_id)
