@@ -113,6 +113,11 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
         item = args[0] if args else Any
         return tuple(_convert(v, item, where) for v in value)
     if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                raise ConfigError(f"{where} must be a number, not {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where} must be a number, not {value!r}")
         return float(value)

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
 from torch import nn
 
 from engine.errors import ConfigError
@@ -102,6 +101,50 @@ def reduce_mean(value: torch.Tensor) -> torch.Tensor:
     return value / dist.get_world_size()
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks; the gradient of a sum that every rank used is the sum of every rank's gradient."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        out = tensor.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(grad)
+        return grad
+
+
+class _AllGatherCat(torch.autograd.Function):
+    """Concatenate equal-sized tensors of all ranks along dim 0; backward returns this rank's slice of the
+    gradient summed over ranks (a reduce-scatter, written as all-reduce + slice because gloo lacks it)."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        tensor = tensor.contiguous()
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor)
+        ctx.rows = tensor.shape[0]
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(grad)
+        start = dist.get_rank() * ctx.rows
+        return grad[start : start + ctx.rows]
+
+
+def all_reduce_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    return _AllReduceSum.apply(tensor)
+
+
+def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    return _AllGatherCat.apply(tensor)
+
+
 class GlobalBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm whose training statistics span all ranks, on any device (torch's SyncBatchNorm is GPU-only).
 
@@ -114,7 +157,7 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
             return super().forward(x)
         dims = (0, 2, 3)
         count = x.new_tensor([x.numel() / x.shape[1]])
-        stats = dist_nn.all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        stats = all_reduce_with_grad(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
         channels = x.shape[1]
         n = stats[-1]
         mean = stats[:channels] / n

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
 import torch.nn.functional as F
+
+from trainer.distributed import all_gather_with_grad
 
 MLM_IGNORE_ID = 0  # [PAD]: the reference ignores only this label id, so [CLS]/[SEP] labels are scored
 
@@ -33,7 +34,7 @@ def gather_features(
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return image_features, text_features
     if with_grad:
-        return torch.cat(dist_nn.all_gather(image_features), dim=0), torch.cat(dist_nn.all_gather(text_features), dim=0)
+        return all_gather_with_grad(image_features), all_gather_with_grad(text_features)
     rank = dist.get_rank()
     gathered = []
     for local in (image_features, text_features):
