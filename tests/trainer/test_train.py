@@ -1,0 +1,113 @@
+"""The training loop: loss goes down, the step does what the reference does, and a run leaves its records."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from engine.models.pmc_clip import PMCClip
+from tests.trainer.tiny import RandomPairs, tiny_run_config
+from trainer.run import run_training
+from trainer.train import GlobalBatchSampler, Trainer
+
+
+def _no_dropout(model: nn.Module) -> nn.Module:
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    return model
+
+
+def _trainer(tmp_path, *overrides, n=16) -> Trainer:
+    torch.manual_seed(0)
+    cfg = tiny_run_config(tmp_path, *overrides)
+    return Trainer(cfg, _no_dropout(PMCClip(cfg.model)), RandomPairs(n))
+
+
+def _batch(n=4, start=0):
+    data = RandomPairs(16)
+    items = [data[i] for i in range(start, start + n)]
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def test_a_few_epochs_lower_the_loss_and_write_the_records(tmp_path):
+    torch.set_num_threads(1)
+    progress = []
+    cfg = tiny_run_config(tmp_path, "train.epochs=4", "optim.lr=2e-3", "train.log_every_steps=2")
+    result = run_training(cfg, datasets=(RandomPairs(32), RandomPairs(12, seed=1)), on_progress=progress.append)
+    first, last = result.history[0], result.history[-1]
+    assert last["train_loss"] < first["train_loss"] - 0.3, (first, last)
+    assert last["train_mlm"] < first["train_mlm"]
+    assert {"val_loss", "val_image_to_text_R@1", "val_text_to_image_R@10"} <= set(last)
+    run_dir = result.run_dir
+    for name in ("config.yaml", "steps.csv", "epochs.csv", "curves.png", "latest.pt", "tokenizer"):
+        if name != "tokenizer":  # the in-memory data set has no vocabulary to copy
+            assert (run_dir / name).exists(), name
+    assert any((run_dir / "tensorboard").iterdir())
+    assert len((run_dir / "epochs.csv").read_text().splitlines()) == 5
+    assert [p.step for p in progress] == list(range(1, 33))
+    assert progress[-1].batch == progress[-1].batches == 8 and progress[-1].samples == 32
+
+
+def test_logit_scale_is_clamped_after_each_step(tmp_path):
+    trainer = _trainer(tmp_path)
+    with torch.no_grad():
+        trainer.raw_model.logit_scale.fill_(6.0)
+    trainer.train_step([_batch()])
+    assert trainer.raw_model.logit_scale.item() == pytest.approx(math.log(100))
+    with torch.no_grad():
+        trainer.raw_model.logit_scale.fill_(-1.0)
+    trainer.train_step([_batch()])
+    assert trainer.raw_model.logit_scale.item() == 0.0
+
+
+def test_step_sets_the_scheduled_lr_and_counts(tmp_path):
+    trainer = _trainer(tmp_path, "optim.warmup_steps=4", "optim.lr=1e-3")
+    lrs = []
+    for _ in range(3):
+        lrs.append(trainer.current_lr())
+        trainer.train_step([_batch()])
+        assert trainer.optimizer.param_groups[0]["lr"] == lrs[-1]
+    assert lrs == pytest.approx([2.5e-4, 5e-4, 7.5e-4]) and trainer.step == 3
+    assert all(p.grad is None for p in trainer.raw_model.parameters())  # zero_grad(set_to_none=True)
+
+
+def test_accumulating_two_copies_of_a_batch_equals_one_step_on_it(tmp_path):
+    one = _trainer(tmp_path)
+    two = _trainer(tmp_path, "train.accum_steps=2")
+    batch = _batch()
+    one.train_step([batch])
+    two.train_step([batch, batch])
+    for (name, a), b in zip(one.raw_model.named_parameters(), two.raw_model.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_gradient_checkpointing_does_not_change_the_step(tmp_path):
+    plain = _trainer(tmp_path)
+    ckpt = _trainer(tmp_path, "train.grad_checkpointing=true")
+    batch = _batch()
+    a, b = plain.train_step([batch]), ckpt.train_step([batch])
+    assert a["loss"].item() == pytest.approx(b["loss"].item(), rel=1e-6)
+    for (name, p), q in zip(plain.raw_model.named_parameters(), ckpt.raw_model.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6), name
+
+
+def test_too_little_data_for_one_step_is_a_config_error(tmp_path):
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="batch_size"):
+        _trainer(tmp_path, "train.batch_size=32", n=16)
+
+
+def test_global_batches_do_not_depend_on_the_number_of_ranks():
+    single = list(GlobalBatchSampler(20, 4, seed=3))
+    ranks = [list(GlobalBatchSampler(20, 2, rank=r, world_size=2, seed=3)) for r in range(2)]
+    assert len(single) == 5
+    for k, batch in enumerate(single):
+        assert batch == ranks[0][k] + ranks[1][k]
+    epoch1 = GlobalBatchSampler(20, 4, seed=3)
+    epoch1.set_epoch(1)
+    assert list(epoch1) != single
