@@ -18,6 +18,7 @@ def configure_logging(program: str, level: int = logging.INFO, console: bool = T
     root.setLevel(logging.DEBUG)
     for handler in list(root.handlers):
         root.removeHandler(handler)
+        handler.close()  # a handler we replace must release its log file
     if console:
         stream = logging.StreamHandler()
         stream.setLevel(level)
