@@ -89,7 +89,7 @@ def save_training_checkpoint(run_dir: str | Path, state: dict[str, Any], *, epoc
     latest = atomic_torch_save(payload, run_dir / LATEST)
     if keep_epoch_file:
         atomic_torch_save(payload, run_dir / epoch_filename(epoch))
-    logger.info("saved checkpoint %s (epoch %d)", latest, epoch)
+    logger.info("saved checkpoint %s (epoch %d, step %s)", latest, epoch, state.get("step"))
     return latest
 
 

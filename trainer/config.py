@@ -32,7 +32,7 @@ class DataConfig:
     crop_scale: tuple[float, float] = (0.5, 1.0)  # RandomResizedCrop scale range of the reference
     mask_ratio: float = 0.15
     num_workers: int = 2
-    valid_max_rows: int | None = 2000  # validation retrieval on a fixed subset (first N rows) keeps epochs short
+    valid_max_rows: int | None = 2000  # validation retrieval on a fixed random subset keeps epochs short
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ class TrainConfig:
     sync_bn: bool = False
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda"
-    save_every_epochs: int = 5
+    save_every_epochs: int = 5  # epoch_N.pt every N epochs (latest.pt is written after every epoch)
+    save_every_steps: int = 0  # also refresh latest.pt every N optimizer steps (long epochs); 0 = off
     log_every_steps: int = 20
     max_steps_per_epoch: int | None = None  # cap for smoke runs and benchmarks
 

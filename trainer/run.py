@@ -68,7 +68,7 @@ def build_model(cfg: RunConfig, init_checkpoint: str | None = None) -> PMCClip:
 
 
 def build_datasets(cfg: RunConfig, tokenizer):
-    from trainer.data import CaptionDataset, read_rows, resolve_image_root
+    from trainer.data import CaptionDataset, read_rows, resolve_image_root, subset_rows
 
     d = cfg.data
     if not d.train:
@@ -86,8 +86,7 @@ def build_datasets(cfg: RunConfig, tokenizer):
     valid_set = None
     if d.valid:
         rows = read_rows(d.valid, image_key=d.image_key, caption_key=d.caption_key).rows
-        if d.valid_max_rows:
-            rows = rows[: d.valid_max_rows]
+        rows = subset_rows(rows, d.valid_max_rows, seed=cfg.train.seed)
         valid_set = CaptionDataset(rows, image_root, tokenizer, train=False, **common)
     return train_set, valid_set
 
@@ -167,10 +166,19 @@ def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch,
             dist_info.device,
         )
 
+    every_steps = cfg.train.save_every_steps
+
+    def save_mid_epoch(t: Trainer) -> None:
+        if every_steps > 0 and t.step % every_steps == 0 and t.batch_in_epoch < t.steps_per_epoch:
+            state = t.state_dict()  # collective: all ranks
+            if dist_info.is_main:
+                save_training_checkpoint(run_dir, state, epoch=t.epoch, keep_epoch_file=False)
+            barrier()
+
     history, latest = [], None
     try:
         while trainer.epoch < cfg.train.epochs:
-            row = {"epoch": trainer.epoch + 1, **trainer.train_epoch()}
+            row = {"epoch": trainer.epoch + 1, **trainer.train_epoch(on_step=save_mid_epoch)}
             if valid_set is not None and dist_info.is_main:
                 row.update(
                     validate(

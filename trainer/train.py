@@ -17,19 +17,21 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
+from engine.errors import ConfigError
 from trainer.checkpoint import capture_rng_state, restore_rng_state
 from trainer.config import RunConfig, to_dict
 from trainer.distributed import DistInfo, all_gather_object, barrier, convert_sync_batchnorm, reduce_mean
 from trainer.losses import pmc_clip_loss
 from trainer.optim import build_optimizer, lr_at, set_lr
+from trainer.sampler import GlobalBatchSampler
 
 logger = logging.getLogger(__name__)
 
@@ -47,35 +49,6 @@ class StepProgress:
     samples: int  # samples seen in this epoch, all ranks together
     loss: float | None  # only on logging steps (reading it forces a device sync)
     lr: float
-
-
-class GlobalBatchSampler(Sampler[list[int]]):
-    """Per-rank index batches cut from one global permutation seeded by (seed, epoch).
-
-    Global batch k is perm[k·B·W : (k+1)·B·W] and rank r takes its r-th slice of B, so W ranks with batch B
-    see exactly the samples one process with batch B·W sees. The incomplete last global batch is dropped.
-    """
-
-    def __init__(self, n: int, batch_size: int, *, rank: int = 0, world_size: int = 1, seed: int = 0, shuffle=True):
-        self.n, self.batch_size, self.rank, self.world_size = n, batch_size, rank, world_size
-        self.seed, self.shuffle, self.epoch = seed, shuffle, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n // (self.batch_size * self.world_size)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            order = torch.randperm(self.n, generator=generator).tolist()
-        else:
-            order = list(range(self.n))
-        global_batch = self.batch_size * self.world_size
-        for k in range(len(self)):
-            start = k * global_batch + self.rank * self.batch_size
-            yield order[start : start + self.batch_size]
 
 
 def _default_collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -121,14 +94,12 @@ class Trainer:
         self.train_set = train_set
         self.collate_fn = collate_fn or _default_collate
         self.sampler = GlobalBatchSampler(
-            len(train_set), t.batch_size, rank=self.dist.rank, world_size=self.dist.world_size, seed=t.seed
+            len(train_set), t.batch_size, num_replicas=self.dist.world_size, rank=self.dist.rank, seed=t.seed
         )
-        self.steps_per_epoch = len(self.sampler) // t.accum_steps
+        self.steps_per_epoch = self.sampler.batches_per_epoch() // t.accum_steps
         if t.max_steps_per_epoch:
             self.steps_per_epoch = min(self.steps_per_epoch, t.max_steps_per_epoch)
         if self.steps_per_epoch < 1:
-            from engine.errors import ConfigError
-
             raise ConfigError(
                 f"{len(train_set)} training pairs make no full step of {t.batch_size} × {self.dist.world_size} ranks "
                 f"× {t.accum_steps} accumulation steps: lower train.batch_size or add data"
@@ -136,6 +107,7 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * t.epochs
         self.step = 0
         self.epoch = 0  # completed epochs
+        self.batch_in_epoch = 0  # optimizer steps done in the current epoch (non-zero only when resuming mid-epoch)
         self.on_progress = on_progress
         self.on_log = on_log
 
@@ -153,13 +125,14 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------- one step
 
-    def _loader(self, epoch: int) -> DataLoader:
-        self.sampler.set_epoch(epoch)
+    def _loader(self, epoch: int, start_step: int) -> DataLoader:
+        # Skipping whole global batches: what a resumed run has already trained on this epoch.
+        self.sampler.set_epoch(epoch, start_batch=start_step * self.cfg.train.accum_steps)
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(epoch)
         return DataLoader(
             self.train_set,
-            batch_sampler=self.sampler,
+            batch_sampler=self.sampler.batches(),
             num_workers=self.cfg.data.num_workers,
             collate_fn=self.collate_fn,
             pin_memory=self.device_type == "cuda",
@@ -217,19 +190,26 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------- one epoch
 
-    def train_epoch(self) -> dict[str, float]:
-        """Train the next epoch; returns mean loss terms over its steps (averaged over ranks)."""
+    def train_epoch(self, on_step: Callable[[Trainer], None] | None = None) -> dict[str, float]:
+        """Train the rest of the current epoch; returns mean loss terms over the steps run (averaged over ranks).
+
+        `on_step(trainer)` runs on every rank after each optimizer step (mid-epoch checkpoints).
+        """
         epoch = self.epoch
         t = self.cfg.train
         self.model.train()
-        batches = iter(self._loader(epoch))
+        first = self.batch_in_epoch
+        batches = iter(self._loader(epoch, first))
         sums: dict[str, torch.Tensor] = {}
         global_batch = t.batch_size * self.dist.world_size * t.accum_steps
         started = time.perf_counter()
-        for batch_no in range(self.steps_per_epoch):
+        for batch_no in range(first, self.steps_per_epoch):
             micro = [next(batches) for _ in range(t.accum_steps)]
             lr = self.current_lr()
             totals = self.train_step(micro)
+            self.batch_in_epoch = batch_no + 1
+            if on_step is not None:
+                on_step(self)
             for key, value in totals.items():
                 sums[key] = sums.get(key, 0) + value
             loss_value = None
@@ -245,7 +225,7 @@ class Trainer:
                             "lr": lr,
                             **logged,
                             "logit_scale": float(self.raw_model.logit_scale.detach().exp()),
-                            "samples_per_s": (batch_no + 1) * global_batch / max(elapsed, 1e-9),
+                            "samples_per_s": (batch_no + 1 - first) * global_batch / max(elapsed, 1e-9),
                         }
                     )
             if self.dist.is_main and self.on_progress is not None:
@@ -261,7 +241,9 @@ class Trainer:
                     )
                 )
         self.epoch += 1
-        return {f"train_{k}": float(reduce_mean(v)) / self.steps_per_epoch for k, v in sums.items()}
+        self.batch_in_epoch = 0
+        steps_run = max(self.steps_per_epoch - first, 1)
+        return {f"train_{k}": float(reduce_mean(v)) / steps_run for k, v in sums.items()}
 
     # ------------------------------------------------------------------------------------------- state
 
@@ -270,6 +252,7 @@ class Trainer:
         return {
             "epoch": self.epoch,
             "step": self.step,
+            "batch_in_epoch": self.batch_in_epoch,
             "world_size": self.dist.world_size,
             "model": self.raw_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -284,6 +267,12 @@ class Trainer:
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.batch_in_epoch = int(state.get("batch_in_epoch", 0))
+        if self.batch_in_epoch >= self.steps_per_epoch:
+            raise ConfigError(
+                f"the checkpoint stopped after step {self.batch_in_epoch} of an epoch that now has only "
+                f"{self.steps_per_epoch}: resume with the batch size, world size and data it was saved with"
+            )
         rng = state.get("rng") or []
         if restore_rng and len(rng) == self.dist.world_size:
             restore_rng_state(rng[self.dist.rank])

@@ -11,7 +11,7 @@ from torch import nn
 from engine.models.pmc_clip import PMCClip
 from tests.trainer.tiny import RandomPairs, tiny_run_config
 from trainer.run import run_training
-from trainer.train import GlobalBatchSampler, Trainer
+from trainer.train import Trainer
 
 
 def _no_dropout(model: nn.Module) -> nn.Module:
@@ -100,14 +100,3 @@ def test_too_little_data_for_one_step_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="batch_size"):
         _trainer(tmp_path, "train.batch_size=32", n=16)
-
-
-def test_global_batches_do_not_depend_on_the_number_of_ranks():
-    single = list(GlobalBatchSampler(20, 4, seed=3))
-    ranks = [list(GlobalBatchSampler(20, 2, rank=r, world_size=2, seed=3)) for r in range(2)]
-    assert len(single) == 5
-    for k, batch in enumerate(single):
-        assert batch == ranks[0][k] + ranks[1][k]
-    epoch1 = GlobalBatchSampler(20, 4, seed=3)
-    epoch1.set_epoch(1)
-    assert list(epoch1) != single
