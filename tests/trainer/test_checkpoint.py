@@ -124,3 +124,26 @@ def test_resume_from_a_mid_epoch_checkpoint_is_exact(tmp_path):
     a, b = _params(straight.run_dir), _params(cut.run_dir)
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_init_checkpoint_in_the_official_layout_is_the_starting_point(tmp_path):
+    from engine.models.pmc_clip import PMCClip
+    from tests.trainer.tiny import tiny_model_config
+
+    torch.manual_seed(123)
+    source = PMCClip(tiny_model_config())
+    official = {
+        "epoch": 100,
+        "name": "pmc-clip",
+        "state_dict": {f"module.{k}": v for k, v in source.state_dict().items()},
+    }
+    torch.save(official, tmp_path / "checkpoint.pt")
+    cfg = tiny_run_config(tmp_path, "train.epochs=1", "optim.lr=0.0", "train.max_steps_per_epoch=1")
+    run_training(cfg, datasets=(RandomPairs(8), None), init_checkpoint=str(tmp_path / "checkpoint.pt"))
+    trained = _params(cfg.run_dir)
+    params = dict(source.named_parameters())
+    for name, value in params.items():  # lr 0: the parameters are still the official ones (BN buffers moved)
+        assert torch.equal(trained[name], value.detach()), name
+    fresh = tiny_run_config(tmp_path / "fresh", "train.epochs=1", "optim.lr=0.0", "train.max_steps_per_epoch=1")
+    run_training(fresh, datasets=(RandomPairs(8), None))
+    assert not torch.equal(_params(fresh.run_dir)["text_projection"], params["text_projection"].detach())
