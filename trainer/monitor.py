@@ -99,8 +99,13 @@ class RunMonitor:
         recall_keys = [k for k in rows[-1] if k.startswith("val_") and "_R@" in k]
         for key in recall_keys:
             xs, ys = series(key)
-            if xs:
-                ax_recall.plot(xs, ys, marker="o", label=key[len("val_") :])
+            if not xs:
+                continue
+            if "chance" in key:  # a dotted floor, so "far above chance" is visible at a glance
+                ax_recall.plot(xs, ys, linestyle=":", color="grey", label=key[len("val_") :])
+            else:
+                style = "-" if "image_to_text" in key else "--"
+                ax_recall.plot(xs, ys, marker="o", linestyle=style, label=key[len("val_") :])
         ax_recall.set_xlabel("epoch")
         ax_recall.set_ylabel("validation recall")
         ax_recall.set_ylim(0, 1)

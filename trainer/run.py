@@ -208,5 +208,20 @@ def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch,
     return RunResult(run_dir, trainer.epoch, trainer.step, tuple(history), latest)
 
 
+_LOGGED = (
+    "train_loss",
+    "train_clip",
+    "train_mlm",
+    "val_loss",
+    "val_image_to_text_R@1",
+    "val_image_to_text_R@10",
+    "val_text_to_image_R@1",
+    "val_text_to_image_R@10",
+    "val_chance_R@10",
+    "lr",
+)
+
+
 def _format_row(row: dict) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "epoch")
+    """The headline numbers for the log line; epochs.csv and TensorBoard have all of them."""
+    return ", ".join(f"{k}={row[k]:.4g}" for k in _LOGGED if k in row)

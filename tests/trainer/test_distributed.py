@@ -110,3 +110,48 @@ def test_convert_sync_batchnorm_keeps_state_and_single_process_behaviour():
     assert isinstance(converted[1], GlobalBatchNorm2d) and isinstance(converted[2][0], GlobalBatchNorm2d)
     assert converted[1].weight.dtype == torch.float64
     assert torch.allclose(converted(x), expected)  # not distributed: plain BatchNorm arithmetic
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_train_save_and_resume(tmp_path):
+    """The real entry point under torchrun (env:// rendezvous, gloo): rank 0 saves every rank's RNG state."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from trainer.checkpoint import load_training_checkpoint
+    from trainer.cli import main
+
+    data = tmp_path / "synth"
+    assert main(["synth", str(data), "--n", "80", "--image-size", "64"]) == 0
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    base = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "trainer",
+        "pretrain",
+        "--config",
+        "tiny",
+        "--no-progress",
+        f"output_dir={tmp_path / 'runs'}",
+        "name=ddp",
+        f"data.train={data / 'train.jsonl'}",
+        f"data.valid={data / 'valid.jsonl'}",
+        f"data.image_root={data / 'images'}",
+        f"data.tokenizer={data / 'tokenizer'}",
+        "data.num_workers=0",
+        "train.batch_size=8",
+        "train.max_steps_per_epoch=2",
+    ]
+    subprocess.run([*base, "train.epochs=1"], check=True, env=env, cwd=root, timeout=300)
+    subprocess.run([*base, "train.epochs=2", "--resume", "latest"], check=True, env=env, cwd=root, timeout=300)
+    payload = load_training_checkpoint(tmp_path / "runs" / "ddp" / "latest.pt")
+    assert (payload["epoch"], payload["step"], payload["world_size"], len(payload["rng"])) == (2, 4, 2, 2)
+    assert not torch.equal(payload["rng"][0]["torch"], payload["rng"][1]["torch"])  # seed + rank
+    assert len((tmp_path / "runs" / "ddp" / "epochs.csv").read_text().splitlines()) == 3  # rank 0 wrote once each
