@@ -65,6 +65,9 @@ class TrainConfig:
     precision: str = "amp"  # "fp32" | "amp" (bf16 on GPUs that have it, else fp16) | "amp_bf16" | "amp_fp16"
     grad_checkpointing: bool = False
     sync_bn: bool = False
+    # BERT's dropout (hidden and attention) during training; None keeps the model's 0.1 (the reference). 0 makes
+    # steps deterministic across rank counts and is what open_clip's text tower does.
+    text_dropout: float | None = None
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     save_every_epochs: int = 5  # epoch_N.pt every N epochs (latest.pt is written after every epoch)

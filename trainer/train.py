@@ -51,8 +51,21 @@ class StepProgress:
     lr: float
 
 
+def set_text_dropout(model: nn.Module, p: float) -> None:
+    """Set every dropout of the text tower (HF BERT reads the attention one from its module's `p`)."""
+    for module in model.text_encoder.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = p
+    model.text_encoder.config.hidden_dropout_prob = p
+    model.text_encoder.config.attention_probs_dropout_prob = p
+
+
+_BATCH_KEYS = ("image", "input_ids", "mlm_labels", "substituted")
+
+
 def _default_collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    return {key: torch.stack([item[key] for item in items]) for key in ("image", "input_ids", "mlm_labels")}
+    """Stack the keys the loop uses; `substituted` (an unreadable image replaced by the next pair) is optional."""
+    return {key: torch.stack([item[key] for item in items]) for key in _BATCH_KEYS if key in items[0]}
 
 
 class Trainer:
@@ -78,6 +91,8 @@ class Trainer:
             model = convert_sync_batchnorm(model, self.device)
         if t.grad_checkpointing:
             model.set_grad_checkpointing(True)
+        if t.text_dropout is not None:
+            set_text_dropout(model, t.text_dropout)
         self.raw_model = model
         self.model: nn.Module = model
         if self.dist.is_distributed:
@@ -203,8 +218,10 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         global_batch = t.batch_size * self.dist.world_size * t.accum_steps
         started = time.perf_counter()
+        substituted = 0  # unreadable images replaced by a neighbour: counted and reported, never fatal
         for batch_no in range(first, self.steps_per_epoch):
             micro = [next(batches) for _ in range(t.accum_steps)]
+            substituted += sum(int(b["substituted"].sum()) for b in micro if "substituted" in b)
             lr = self.current_lr()
             totals = self.train_step(micro)
             self.batch_in_epoch = batch_no + 1
@@ -243,7 +260,14 @@ class Trainer:
         self.epoch += 1
         self.batch_in_epoch = 0
         steps_run = max(self.steps_per_epoch - first, 1)
-        return {f"train_{k}": float(reduce_mean(v)) / steps_run for k, v in sums.items()}
+        metrics = {f"train_{k}": float(reduce_mean(v)) / steps_run for k, v in sums.items()}
+        total_substituted = int(round(float(reduce_mean(torch.tensor(float(substituted)))) * self.dist.world_size))
+        if total_substituted:
+            logger.warning(
+                "epoch %d: %d unreadable images were replaced by the next readable pair", epoch + 1, total_substituted
+            )
+        metrics["substituted_images"] = total_substituted
+        return metrics
 
     # ------------------------------------------------------------------------------------------- state
 

@@ -133,3 +133,26 @@ def test_tiny_model_learns_synthetic_figures_far_above_chance(tmp_path):
     for direction in ("image_to_text", "text_to_image"):
         assert float(last[f"val_{direction}_R@10"]) >= 4 * chance, last
     assert float(last["train_loss"]) < float(first["train_loss"])
+
+
+class _SomeUnreadable(RandomPairs):
+    """Items flagged as substitutes, as CaptionDataset flags a pair whose image could not be decoded."""
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {**super().__getitem__(i), "substituted": torch.tensor(int(i % 4 == 0))}
+
+
+def test_substituted_images_are_counted_not_fatal(tmp_path):
+    cfg = tiny_run_config(tmp_path, "train.epochs=1")
+    result = run_training(cfg, datasets=(_SomeUnreadable(16), None))
+    assert result.history[0]["substituted_images"] == 4
+    assert "substituted_images" in (result.run_dir / "epochs.csv").read_text().splitlines()[0]
+
+
+def test_text_dropout_override(tmp_path):
+    cfg = tiny_run_config(tmp_path, "train.text_dropout=0.25")
+    trainer = Trainer(cfg, PMCClip(cfg.model), RandomPairs(16))
+    rates = {m.p for m in trainer.raw_model.text_encoder.modules() if isinstance(m, nn.Dropout)}
+    assert rates == {0.25} and trainer.raw_model.text_encoder.config.attention_probs_dropout_prob == 0.25
+    untouched = Trainer(tiny_run_config(tmp_path), PMCClip(cfg.model), RandomPairs(16))
+    assert {m.p for m in untouched.raw_model.text_encoder.modules() if isinstance(m, nn.Dropout)} == {0.1}
