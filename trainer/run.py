@@ -129,6 +129,8 @@ def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch,
         cfg = resolve_vocab_size(cfg, len(tokenizer))
     elif cfg.model.text.vocab_size == 0:
         raise ConfigError("data.tokenizer is not set: give the folder with the vocab.txt to train with")
+    # Data first: a wrong path should fail before a run folder or a 200M-parameter model is made.
+    train_set, valid_set = datasets if datasets is not None else build_datasets(cfg, tokenizer)
     run_dir = cfg.run_dir
     if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -144,7 +146,6 @@ def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch,
         payload = load_training_checkpoint(resolve_resume_path(resume, run_dir))
         _check_resume_config(payload.get("config", {}), cfg)
     model = build_model(cfg, None if payload else init_checkpoint)
-    train_set, valid_set = datasets if datasets is not None else build_datasets(cfg, tokenizer)
     seed_everything(cfg.train.seed + dist_info.rank)
 
     monitor = RunMonitor(run_dir, enabled=dist_info.is_main)

@@ -156,3 +156,24 @@ def test_text_dropout_override(tmp_path):
     assert rates == {0.25} and trainer.raw_model.text_encoder.config.attention_probs_dropout_prob == 0.25
     untouched = Trainer(tiny_run_config(tmp_path), PMCClip(cfg.model), RandomPairs(16))
     assert {m.p for m in untouched.raw_model.text_encoder.modules() if isinstance(m, nn.Dropout)} == {0.1}
+
+
+def test_missing_data_fails_before_anything_is_built(tmp_path, capsys):
+    from trainer.cli import main
+
+    code = main(["pretrain", "--config", "pmc-oa-rn50-fusion4", f"output_dir={tmp_path}", "--no-progress"])
+    assert code == 2 and "data.train" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_progress_bar_counts_samples_per_epoch(capsys):
+    from trainer.commands.pretrain import ProgressBar
+    from trainer.train import StepProgress
+
+    bar = ProgressBar()
+    for epoch in (1, 2):
+        for batch in (1, 2, 3):
+            bar(StepProgress(epoch, 3 * (epoch - 1) + batch, batch, 3, 32 * batch, 1.5 if batch == 3 else None, 1e-4))
+    assert bar.bar is None  # closed at the end of each epoch
+    err = capsys.readouterr().err
+    assert "epoch 1" in err and "epoch 2" in err and "96/96" in err and "loss=1.5" in err
