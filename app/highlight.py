@@ -6,9 +6,8 @@ import html
 import re
 
 _WORD = re.compile(r"[\w\-']+", re.UNICODE)
-STOPWORDS = frozenset(
-    "a an and of the in on with for to or by at from as is are was were be this that".split()
-)
+_STOPWORD_TEXT = "a an and of the in on with for to or by at from as is are was were be this that"
+STOPWORDS = frozenset(_STOPWORD_TEXT.split(" "))
 
 
 def query_words(*texts: str | None) -> list[str]:
