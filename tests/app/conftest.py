@@ -24,10 +24,12 @@ def no_thread_left_running():
     yield
     from PySide6.QtCore import QThreadPool
     from PySide6.QtWidgets import QApplication
+    from shiboken6 import isValid
 
     from app.ui.thumbnails import ALL_POOLS
 
-    pools = [QThreadPool.globalInstance(), *list(ALL_POOLS)]
+    # A pool deleted with its window has already waited for its threads (QThreadPool's destructor does).
+    pools = [QThreadPool.globalInstance(), *(p for p in list(ALL_POOLS) if isValid(p))]
     deadline = time.monotonic() + 2.0  # a job told to stop may finish its current step
     while any(p.activeThreadCount() for p in pools) and time.monotonic() < deadline:
         app = QApplication.instance()
