@@ -44,13 +44,10 @@ def encoder_factory() -> EncoderFactory:
 
 def library_exists(path: Path) -> bool:
     try:
-        from engine.library import Library
-    except ImportError:
-        Library = None
-    exists = getattr(Library, "exists", None)
-    if callable(exists):
-        return bool(exists(path))
-    return path.is_dir() and any(path.iterdir())
+        from engine.library import is_library
+    except ImportError:  # the library package is not installed in this build: nothing can exist
+        return False
+    return is_library(path)
 
 
 def open_or_create_library(
