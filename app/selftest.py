@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.errors import PmcSearchError
+
 logger = logging.getLogger(__name__)
 
 TEXT_QUERY = "chest CT"
@@ -126,7 +128,7 @@ def run_selftest(args, *, timeout_s: float = 300.0) -> int:
             f"image query {len(image_page.results)} figures, device {window.device_label.text()}"
         )
         return 0
-    except SelftestFailure as failure:
+    except (SelftestFailure, PmcSearchError) as failure:
         print(f"selftest: FAILED — {failure}", file=sys.stderr)
         return 1
     finally:
