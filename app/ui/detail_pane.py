@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.citation import doi_url, pmc_url
 from app.highlight import highlight_caption, query_words
+from app.ui.results_model import display_label
 from app.ui.thumbnails import ThumbnailCache
 from engine.types import SearchResult
 
@@ -74,7 +75,7 @@ class DetailPaneWidget(QFrame):
         self.meta = QGridLayout()
         self.meta.setColumnStretch(1, 1)
         self._meta_labels: dict[str, QLabel] = {}
-        for row, name in enumerate(("Journal", "Year", "PMCID", "DOI", "Licence", "Modality", "Collection", "Match")):
+        for row, name in enumerate(("Journal", "Year", "PMCID", "DOI", "Licence", "Modality", "Collection", "File", "Match")):
             key = QLabel(name)
             key.setObjectName("metaKey")
             value = QLabel()
@@ -133,7 +134,7 @@ class DetailPaneWidget(QFrame):
         self.result = result
         self._query_text = query_text
         article = result.article
-        self.heading.setText(f"<b>{html.escape(result.label or 'Figure')}</b>")
+        self.heading.setText(f"<b>{html.escape(display_label(result))}</b>")
         terms = list(result.why.matched_terms) + query_words(query_text)
         self.caption_label.setText(highlight_caption(result.caption, terms))
         self.title_label.setText(f"<b>{html.escape(article.title)}</b>" if article and article.title else "")
@@ -147,6 +148,7 @@ class DetailPaneWidget(QFrame):
             "Modality": html.escape(result.modality or "")
             + (f" ({result.modality_confidence:.0%})" if result.modality and result.modality_confidence else ""),
             "Collection": html.escape(result.collection),
+            "File": _link(QUrl.fromLocalFile(str(result.image_path)).toString(), str(result.image_path)),
             "Match": self._why_html(result),
         }
         for name, value in values.items():

@@ -35,7 +35,7 @@ from app.ui.filters_panel import FiltersWidget
 from app.ui.image_input import download_query_image, image_source_from_mime, query_image_from_qimage
 from app.ui.library_panel import LibraryPanelWidget
 from app.ui.notice import NoticeBanner
-from app.ui.results_model import RESULT_ROLE, ResultsListModel
+from app.ui.results_model import RESULT_ROLE, ResultsListModel, display_label
 from app.ui.results_view import ResultsGridView
 from app.ui.search_bar import SearchBarWidget
 from app.ui.thumbnails import ThumbnailCache
@@ -65,6 +65,8 @@ class MainWindow(QMainWindow):
             "Import PMC articles…", self, toolTip="Index figures of PMC article packages (.tar.gz) or .nxml files"
         )
         self.import_pmc_folder_action = QAction("Import PMC article folder…", self)
+        for action in (self.add_folder_action, self.import_pmc_action):
+            action.setIconText(action.text())  # tool buttons would otherwise drop the "…" that promises a dialog
         self.settings_action = QAction("Settings…", self)
 
         self.search_bar = SearchBarWidget()
@@ -219,7 +221,7 @@ class MainWindow(QMainWindow):
         self.search_bar.set_image(image)
 
     def find_similar(self, result) -> None:
-        self.set_query_image(QueryImage(label=f"Similar to {result.label or 'figure'}", path=Path(result.image_path)))
+        self.set_query_image(QueryImage(label=f"Similar to {display_label(result)}", path=Path(result.image_path)))
 
     def clear_query(self) -> None:
         self.search_bar.clear()

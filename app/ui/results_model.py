@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
@@ -11,6 +12,11 @@ from engine.types import SearchResult
 
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMBNAIL_FAILED_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+def display_label(result: SearchResult) -> str:
+    """"Figure 3" from the article, else the file name (folder images have no label)."""
+    return result.label or Path(result.image_path).name
 
 
 def caption_snippet(caption: str | None, limit: int = 160) -> str:
@@ -57,7 +63,7 @@ class ResultsListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return caption_snippet(result.caption, 600)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{result.label or 'Figure'}, score {result.score:.2f}: {caption_snippet(result.caption)}"
+            return f"{display_label(result)}, score {result.score:.2f}: {caption_snippet(result.caption)}"
         if role == RESULT_ROLE:
             return result
         if role == THUMBNAIL_FAILED_ROLE:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from app.ui.results_model import RESULT_ROLE, THUMBNAIL_FAILED_ROLE
+from app.ui.results_model import RESULT_ROLE, THUMBNAIL_FAILED_ROLE, display_label
 
 CARD_WIDTH = 236
 THUMB_HEIGHT = 196
@@ -87,7 +87,7 @@ class FigureCardDelegate(QStyledItemDelegate):
         metrics = QFontMetrics(bold)
         score_text = f"{result.why.similarity:.2f}"
         score_width = metrics.horizontalAdvance(score_text) + 14
-        label = result.label or (result.modality or "Figure")
+        label = display_label(result)
         painter.setPen(_TEXT)
         painter.drawText(
             QRect(text_left, y, text_width - score_width - 6, metrics.height()),
