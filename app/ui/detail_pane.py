@@ -27,6 +27,7 @@ from app.ui.thumbnails import ThumbnailCache
 from engine.types import SearchResult
 
 FULL_IMAGE_SIZE = 1400
+META_ROWS = ("Journal", "Year", "PMCID", "DOI", "Licence", "Modality", "Collection", "File", "Match")
 
 
 def _link(url: str, text: str) -> str:
@@ -75,7 +76,7 @@ class DetailPaneWidget(QFrame):
         self.meta = QGridLayout()
         self.meta.setColumnStretch(1, 1)
         self._meta_labels: dict[str, QLabel] = {}
-        for row, name in enumerate(("Journal", "Year", "PMCID", "DOI", "Licence", "Modality", "Collection", "File", "Match")):
+        for row, name in enumerate(META_ROWS):
             key = QLabel(name)
             key.setObjectName("metaKey")
             value = QLabel()
