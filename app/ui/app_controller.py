@@ -96,10 +96,11 @@ class AppController(QObject):
         self.library_opening.emit(str(path))
 
         def open_job():
-            return self._opener(
+            library = self._opener(
                 Path(path), spec, device=device, offline=offline, read_only=read_only,
                 progress=self.model_progress.emit,
             )
+            return library, library.info()  # counting figures of a big library is a query: not on the GUI thread
 
         def failed(error: BaseException) -> None:
             if isinstance(error, LibraryLockedError):
@@ -111,9 +112,10 @@ class AppController(QObject):
 
         self._start(open_job, on_return=self._on_library_opened, on_error=failed)
 
-    def _on_library_opened(self, library) -> None:
+    def _on_library_opened(self, opened) -> None:
+        library, info = opened
         self.library = library
-        self.library_opened.emit(library.info())
+        self.library_opened.emit(info)
         self.refresh_library_views()
         if not self.state.is_empty:
             self.search()

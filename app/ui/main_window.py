@@ -300,6 +300,10 @@ class MainWindow(QMainWindow):
         self.library_panel.summary.setText(f"{info.figures:,} figures · {info.path}")
         self.library_label.setText(f"Library: {info.path}")
         self._close_download_dialog()
+        writable = not getattr(library, "read_only", False)
+        for action in (self.add_folder_action, self.import_pmc_action, self.import_pmc_folder_action):
+            action.setEnabled(writable)
+        self.library_panel.remove_button.setVisible(writable)
         if self.search_bar.image is None and not self.search_bar.text:
             self._show_library_state()
 

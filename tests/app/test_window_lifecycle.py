@@ -46,6 +46,7 @@ def test_a_library_held_by_another_instance_is_refused_then_opened_read_only(mak
         with qtbot.waitSignal(window.controller.library_opened, timeout=3000):
             read_only.click()
         assert opener.opened[0].read_only
+        assert not window.add_folder_action.isEnabled() and not window.import_pmc_action.isEnabled()
         assert "read-only" in window.notice.text
     finally:
         FakeLibrary.locked_paths.discard(str(locked))
