@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 # Long jobs (indexing, model load) each hold a pool thread; keep threads free for searches on 2-core machines.
 _MIN_POOL_THREADS = 4
+_COUNTS_REFRESH_S = 2.0
 
 
 def user_message(error: BaseException) -> str:
@@ -64,6 +66,7 @@ class AppController(QObject):
         self._ingest_worker = None
         self._ingest_queue: collections.deque[tuple[Path, str]] = collections.deque()
         self._ingest_cancel = threading.Event()
+        self._last_counts_refresh = 0.0
         pool = QThreadPool.globalInstance()
         pool.setMaxThreadCount(max(pool.maxThreadCount(), _MIN_POOL_THREADS))
 
@@ -229,6 +232,10 @@ class AppController(QObject):
         kind, value = event
         if kind == "progress":
             self.ingest_progress.emit(value)
+            now = time.monotonic()
+            if now - self._last_counts_refresh > _COUNTS_REFRESH_S:  # collection counts grow while indexing
+                self._last_counts_refresh = now
+                self.refresh_library_views()
         elif kind == "collection":
             self.ingest_source_started.emit(value)
             self.refresh_library_views()

@@ -5,6 +5,7 @@ It only wires widgets to the AppController; everything slow happens in the contr
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 from pathlib import Path
@@ -318,8 +319,7 @@ class MainWindow(QMainWindow):
         self.filters.set_collections(collections)
         if self.library_info is not None:
             figures = sum(c.figures for c in collections)
-            self.library_info = type(self.library_info)(**{**self.library_info.__dict__, "figures": figures,
-                                                            "collections": tuple(collections)})
+            self.library_info = dataclasses.replace(self.library_info, figures=figures, collections=tuple(collections))
             if self.search_bar.image is None and not self.search_bar.text.strip():
                 self._show_library_state()
 

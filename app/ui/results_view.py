@@ -45,8 +45,10 @@ def _wrap_lines(text: str, metrics: QFontMetrics, width: int, max_lines: int) ->
 
 
 class FigureCardDelegate(QStyledItemDelegate):
+    card_width = CARD_WIDTH  # the view widens cards so the columns fill the viewport
+
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        return QSize(CARD_WIDTH, CARD_HEIGHT)
+        return QSize(self.card_width, CARD_HEIGHT)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         result = index.data(RESULT_ROLE)
@@ -139,9 +141,19 @@ class ResultsGridView(QListView):
         self.setSpacing(4)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setItemDelegate(FigureCardDelegate(self))
+        self.card_delegate = FigureCardDelegate(self)
+        self.setItemDelegate(self.card_delegate)
         self.setGridSize(QSize(CARD_WIDTH + 8, CARD_HEIGHT + 8))
         self.doubleClicked.connect(self.open_requested)
+
+    def resizeEvent(self, event) -> None:
+        # Spread the columns over the whole width instead of leaving a strip of empty space on the right.
+        width = self.viewport().width() - 2
+        columns = max(1, width // (CARD_WIDTH + 8))
+        cell = max(CARD_WIDTH + 8, width // columns)
+        self.card_delegate.card_width = min(cell - 8, int(CARD_WIDTH * 1.4))
+        self.setGridSize(QSize(cell, CARD_HEIGHT + 8))
+        super().resizeEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
