@@ -34,9 +34,7 @@ class CheckpointKeyError(WeightsError):
         if missing:
             parts.append(f"missing keys: {', '.join(missing[:20])}" + (" …" if len(missing) > 20 else ""))
         if unexpected:
-            parts.append(
-                f"unexpected keys: {', '.join(unexpected[:20])}" + (" …" if len(unexpected) > 20 else "")
-            )
+            parts.append(f"unexpected keys: {', '.join(unexpected[:20])}" + (" …" if len(unexpected) > 20 else ""))
         super().__init__(f"{source} does not match the model ({'; '.join(parts)})")
 
 

@@ -1,0 +1,147 @@
+"""ANN benchmark: hnswlib (engine.index.VectorIndex) against exact numpy search on synthetic embeddings.
+
+    python -m bench.ann --sizes 10000,100000            # a few minutes on 2 cores
+    nice -n 10 python -m bench.ann --sizes 1000000      # ≈5 min build + ≈7 GB RAM
+
+For each size it prints: build time; single-query latency p50/p99 of exact search and of HNSW at several ef
+(median of --runs runs, with min–max); recall@k against exact search on the same vectors; the ef that
+`tune_ef` picks for recall 0.95 and the recall that ef gives on fresh queries; and the index's resident memory
+(VmRSS growth while it was built from streamed blocks, and ru_maxrss) against the raw float32 size.
+
+Data: X = Z @ W + noise (latent 24, noise 0.5, rows L2-normalised), see shared/design/benchmarks.md —
+i.i.d. Gaussian vectors would make every neighbour equidistant and the recall meaningless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+import hnswlib
+import numpy as np
+
+from engine.index import VectorIndex, exact_top_k, recall_at_k
+from engine.index.synthetic import iter_low_rank_blocks, low_rank_vectors
+
+
+def machine_info(threads: int) -> str:
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    version = getattr(hnswlib, "__version__", "0.8 (no __version__)")
+    return (f"machine: nproc={os.cpu_count()} cpu={cpu!r} python={platform.python_version()} "
+            f"numpy={np.__version__} hnswlib={version} build_threads={threads} query_threads=1")
+
+
+def vm_rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def percentiles_ms(samples: list[float]) -> tuple[float, float]:
+    arr = np.asarray(samples) * 1000.0
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def summarise(per_run: list[tuple[float, float]]) -> str:
+    p50 = [r[0] for r in per_run]
+    p99 = [r[1] for r in per_run]
+    return (f"p50 {statistics.median(p50):7.3f} ms ({min(p50):.3f}–{max(p50):.3f})  "
+            f"p99 {statistics.median(p99):7.3f} ms ({min(p99):.3f}–{max(p99):.3f})")
+
+
+def time_single_queries(search, queries: np.ndarray, runs: int) -> list[tuple[float, float]]:
+    out = []
+    for _ in range(runs):
+        samples = []
+        for q in queries:
+            start = time.perf_counter()
+            search(q[None, :])
+            samples.append(time.perf_counter() - start)
+        out.append(percentiles_ms(samples))
+    return out
+
+
+def bench_size(n: int, args: argparse.Namespace) -> None:
+    print(f"\n=== n={n:,} dim={args.dim} latent={args.latent} noise={args.noise} M={args.M} "
+          f"ef_construction={args.ef_construction} k={args.k} queries={args.queries} runs={args.runs}")
+    rss_before = vm_rss_bytes()
+    index = VectorIndex(args.dim, capacity=n, M=args.M, ef_construction=args.ef_construction)
+    start = time.perf_counter()
+    next_id = 0
+    for block in iter_low_rank_blocks(n, args.dim, latent=args.latent, noise=args.noise, seed=args.seed):
+        index.add(np.arange(next_id, next_id + len(block)), block)
+        next_id += len(block)
+        del block
+    build_s = time.perf_counter() - start
+    rss_index = vm_rss_bytes() - rss_before
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    raw = n * args.dim * 4
+    print(f"build: {build_s:.1f} s ({n / build_s:,.0f} vectors/s)")
+    print(f"memory: index VmRSS growth {rss_index / 2**20:,.0f} MiB = {rss_index / raw:.2f}x raw float32 "
+          f"({raw / 2**20:,.0f} MiB); process ru_maxrss so far {maxrss / 2**20:,.0f} MiB")
+
+    vectors = low_rank_vectors(n, args.dim, latent=args.latent, noise=args.noise, seed=args.seed)
+    ids = np.arange(n)
+    queries = low_rank_vectors(args.queries, args.dim, latent=args.latent, noise=args.noise, seed=args.seed + 1)
+    truth, _ = exact_top_k(queries, vectors, ids, args.k)
+
+    exact_queries = queries[: args.exact_queries]
+    exact = time_single_queries(lambda q: exact_top_k(q, vectors, ids, args.k), exact_queries, args.runs)
+    exact_p50 = statistics.median(r[0] for r in exact)
+    print(f"exact numpy (single query, {len(exact_queries)} queries): {summarise(exact)}")
+    for ef in args.efs:
+        index.ef = ef
+        found, _ = index.search(queries, k=args.k)
+        recall = recall_at_k(found, truth)
+        ann = time_single_queries(lambda q: index.search(q, k=args.k), queries, args.runs)
+        speedup = exact_p50 / statistics.median(r[0] for r in ann)
+        print(f"hnsw ef={ef:4d}: recall@{args.k} {recall:.3f}  {summarise(ann)}  speed-up vs exact p50 {speedup:,.0f}x")
+    start = time.perf_counter()
+    tuned = index.tune_ef(target_recall=0.95, sample=200, k=args.k)
+    tune_s = time.perf_counter() - start
+    found, _ = index.search(queries, k=args.k)
+    print(f"tune_ef(0.95): ef={tuned} in {tune_s:.1f} s; recall@{args.k} on fresh queries at that ef "
+          f"{recall_at_k(found, truth):.3f}")
+    print(f"process ru_maxrss at end {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB "
+          f"(includes the {raw / 2**20:,.0f} MiB float32 copy for exact search)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated vector counts")
+    parser.add_argument("--dim", type=int, default=768)
+    parser.add_argument("--latent", type=int, default=24)
+    parser.add_argument("--noise", type=float, default=0.5)
+    parser.add_argument("--M", type=int, default=16)
+    parser.add_argument("--ef-construction", type=int, default=100)
+    parser.add_argument("--efs", default="16,32,64,128,256")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--exact-queries", type=int, default=30, help="single queries timed for the exact baseline")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    args.efs = [int(x) for x in args.efs.split(",")]
+    sizes = [int(x) for x in args.sizes.split(",")]
+    # numpy's BLAS uses every core for exact search; hnswlib builds with every core; queries use one thread.
+    print(machine_info(os.cpu_count() or 1))
+    print(f"command: {' '.join(sys.argv)}")
+    for n in sizes:
+        bench_size(n, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Encoders: turn images and texts into float32, L2-normalised vectors, batched, on the chosen device.
+
+`BatchedEncoder` holds what every model shares (batching, device, precision, no-grad, normalisation, opening
+image files); `PMCClipEncoder` and `OpenClipEncoder` only say how one batch becomes features. Both implement
+`engine.types.Encoder`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from engine.errors import ImageDecodeError
+from engine.models.tokenizer import tokenize
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_IMAGE_BATCH = {"cpu": 16, "cuda": 64, "mps": 32}
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def open_image_file(path: str | Path) -> Image.Image:
+    """Decode an image file (DICOM too, when engine.imaging is available); ImageDecodeError names the file."""
+    try:
+        from engine.imaging import open_image
+    except ImportError:  # engine.imaging (the "readers" branch) not merged yet: plain PIL
+        open_image = None
+    if open_image is not None:
+        return open_image(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise ImageDecodeError(f"cannot read image {path}: {e}") from e
+
+
+class BatchedEncoder:
+    """Shared machinery; subclasses implement `_image_features` and `_text_features` on one device batch."""
+
+    def __init__(
+        self,
+        *,
+        model: torch.nn.Module,
+        model_id: str,
+        dim: int,
+        transform: Callable[[Image.Image], torch.Tensor],
+        device: str,
+        device_reason: str,
+        autocast_dtype: str | None = None,
+        batch_size: int | None = None,
+        channels_last: bool = False,
+    ):
+        self.model_id = model_id
+        self.dim = dim
+        self.device = device
+        self.device_reason = device_reason
+        self._torch_device = torch.device(device)
+        self._autocast_dtype = _AUTOCAST_DTYPES.get(autocast_dtype) if autocast_dtype else None
+        self._channels_last = channels_last
+        self.batch_size = batch_size or DEFAULT_IMAGE_BATCH.get(self._torch_device.type, 16)
+        self._transform = transform
+        self.model = model.to(self._torch_device).eval()
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        precision = f"{autocast_dtype} autocast" if self._autocast_dtype is not None else "fp32"
+        self.precision = precision + (" channels_last" if channels_last else "")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model_id!r}, dim={self.dim}, device={self.device!r}, {self.precision})"
+
+    # ----------------------------------------------------------------------------------------- subclass API
+
+    def _image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _text_features(self, texts: list[str]) -> torch.Tensor:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------------------------- public API
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """PIL image -> [3, H, W]. Pure function of its input, so prefetch threads may call it concurrently."""
+        return self._transform(image)
+
+    def _autocast(self):
+        if self._autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self._torch_device.type, dtype=self._autocast_dtype)
+
+    def _finish(self, features: torch.Tensor) -> np.ndarray:
+        # Normalise in float32: under autocast the features may be bf16, whose norm is too coarse for cosine ranks.
+        return F.normalize(features.float(), dim=-1).cpu().numpy().astype(np.float32, copy=False)
+
+    def encode_preprocessed(self, batch: torch.Tensor | Sequence[torch.Tensor]) -> np.ndarray:
+        """Preprocessed images [N, 3, H, W] -> float32 [N, dim], L2-normalised; run in chunks of `batch_size`."""
+        if not isinstance(batch, torch.Tensor):
+            batch = torch.stack(list(batch)) if len(batch) else torch.empty(0)
+        if batch.shape[0] == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        with torch.inference_mode(), self._autocast():
+            for start in range(0, batch.shape[0], self.batch_size):
+                pixels = batch[start : start + self.batch_size].to(self._torch_device, non_blocking=True)
+                if self._channels_last:
+                    pixels = pixels.contiguous(memory_format=torch.channels_last)
+                out.append(self._finish(self._image_features(pixels)))
+        return np.concatenate(out)
+
+    def encode_images(self, images: Sequence[Any]) -> np.ndarray:
+        """PIL images or file paths -> float32 [N, dim]; a file that cannot be read raises ImageDecodeError."""
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            pixels = [self.preprocess(self._as_image(item)) for item in chunk]
+            out.append(self.encode_preprocessed(torch.stack(pixels)))
+        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Strings -> float32 [N, dim], L2-normalised."""
+        texts = [str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        with torch.inference_mode(), self._autocast():
+            for start in range(0, len(texts), self.batch_size):
+                out.append(self._finish(self._text_features(texts[start : start + self.batch_size])))
+        return np.concatenate(out)
+
+    @staticmethod
+    def _as_image(item: Any) -> Image.Image:
+        if isinstance(item, Image.Image):
+            return item
+        if isinstance(item, str | Path):
+            return open_image_file(item)
+        raise TypeError(f"expected a PIL image or a path, got {type(item).__name__}")
+
+
+class PMCClipEncoder(BatchedEncoder):
+    """PMC-CLIP: token ids padded to the context length, BERT without a mask, [CLS] state @ text_projection."""
+
+    def __init__(self, *, tokenizer, context_length: int = 77, **kwargs):
+        super().__init__(**kwargs)
+        self.tokenizer = tokenizer
+        self.context_length = context_length
+
+    def _image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(pixels)
+
+    def _text_features(self, texts: list[str]) -> torch.Tensor:
+        ids = tokenize(self.tokenizer, texts, self.context_length).to(self._torch_device)
+        return self.model.encode_text(ids)
+
+
+class OpenClipEncoder(BatchedEncoder):
+    """Any open_clip model (BiomedCLIP, OpenAI RN50, …) with open_clip's own tokenizer and transform."""
+
+    def __init__(self, *, tokenizer, **kwargs):
+        super().__init__(**kwargs)
+        self.tokenizer = tokenizer
+
+    def _image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(pixels)
+
+    def _text_features(self, texts: list[str]) -> torch.Tensor:
+        return self.model.encode_text(self.tokenizer(texts).to(self._torch_device))

@@ -1,0 +1,122 @@
+"""open_clip models (BiomedCLIP, any `ARCH/TAG`) built with open_clip's own factory, transform and tokenizer.
+
+Weights go to `<engine cache>/open_clip`. With `offline=True` the Hugging Face hub is told to use only its cache
+for the duration of the call, and a miss becomes an OfflineError that says what was needed and where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import DownloadError, ModelNotFoundError, OfflineError, WeightsError
+from engine.models.registry import HF_HUB_PREFIX, ModelEntry
+from engine.models.transforms import PreprocessConfig
+from engine.paths import cache_dir
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class OpenClipParts:
+    model: Any  # open_clip CLIP / CustomTextCLIP nn.Module, eval mode
+    transform: Any  # open_clip's eval transform: PIL -> [3, H, W]
+    tokenizer: Any  # callable: list[str] -> LongTensor [N, context]
+    preprocess: PreprocessConfig
+    dim: int
+
+
+def open_clip_cache_dir() -> Path:
+    path = cache_dir() / "open_clip"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _hub_offline(enabled: bool):
+    """huggingface_hub reads its offline switch from a module constant; flip it only inside this block."""
+    if not enabled:
+        yield
+        return
+    from huggingface_hub import constants
+
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+
+
+def _check_architecture(name: str) -> None:
+    import open_clip
+
+    if name.startswith(HF_HUB_PREFIX):
+        return
+    known = open_clip.list_models()
+    if name not in known:
+        raise ModelNotFoundError(
+            f"open_clip has no architecture {name!r}; some that exist: {', '.join(known[:12])} … "
+            f"(open_clip.list_models() lists all {len(known)})"
+        )
+
+
+def _preprocess_config(model, fallback: PreprocessConfig | None) -> PreprocessConfig:
+    cfg = getattr(getattr(model, "visual", None), "preprocess_cfg", None) or {}
+    base = fallback or PreprocessConfig()
+    size = cfg.get("size", base.image_size)
+    return PreprocessConfig(
+        image_size=size if isinstance(size, int) else int(size[0]),
+        mean=tuple(cfg.get("mean", base.mean)),
+        std=tuple(cfg.get("std", base.std)),
+        interpolation=cfg.get("interpolation", base.interpolation),
+        resize_mode=cfg.get("resize_mode", base.resize_mode),
+    )
+
+
+def _embed_dim(model) -> int:
+    projection = getattr(model, "text_projection", None)
+    if projection is not None and hasattr(projection, "shape"):
+        return int(projection.shape[-1])
+    return int(getattr(model.visual, "output_dim", 0) or model.embed_dim)
+
+
+def create_open_clip(entry: ModelEntry, weights: str | Path | None = None, *, offline: bool = False) -> OpenClipParts:
+    """Build an open_clip model. `weights` (a local file) replaces the entry's pretrained tag."""
+    import open_clip
+
+    name = entry.open_clip_name or ""
+    _check_architecture(name)
+    pretrained: str | None = str(Path(weights).expanduser()) if weights else entry.open_clip_pretrained
+    if weights and not Path(pretrained).is_file():
+        raise WeightsError(f"weights file not found: {pretrained}")
+    try:
+        with _hub_offline(offline):
+            model, _, transform = open_clip.create_model_and_transforms(
+                name, pretrained=pretrained, cache_dir=str(open_clip_cache_dir())
+            )
+            tokenizer = open_clip.get_tokenizer(name, cache_dir=str(open_clip_cache_dir()))
+    except (ModelNotFoundError, WeightsError):
+        raise
+    except RuntimeError as e:
+        if "pretrained" in str(e).lower() or "unknown" in str(e).lower():
+            raise ModelNotFoundError(f"open_clip cannot build {entry.name!r}: {e}") from e
+        raise WeightsError(f"open_clip could not load {entry.name!r}: {e}") from e
+    except Exception as e:  # network and hub errors come in many types; all mean "could not get the files"
+        if offline:
+            raise OfflineError(
+                f"{entry.name} is not in the local cache ({open_clip_cache_dir()}) and offline mode is on; "
+                f"run once with network access, or pass a local weights file"
+            ) from e
+        raise DownloadError(f"could not get the files for {entry.name}: {e}") from e
+    model.eval()
+    return OpenClipParts(
+        model=model,
+        transform=transform,
+        tokenizer=tokenizer,
+        preprocess=_preprocess_config(model, entry.preprocess),
+        dim=_embed_dim(model),
+    )

@@ -1,0 +1,149 @@
+"""A tiny stand-in for the Hugging Face hub on 127.0.0.1, for download tests.
+
+It answers what huggingface_hub and our transfer ask for: HEAD on `/{datasets/}{repo}/resolve/{rev}/{file}` with
+ETag, X-Repo-Commit and Content-Length; GET with optional `Range: bytes=N-` (206 + Content-Range). It logs every
+request, and can misbehave on purpose: drop the connection half-way through a body, ignore Range, lie in its ETag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@dataclass
+class ServedFile:
+    content: bytes
+    etag: str | None = None  # default: sha256 of the content, like an LFS file
+    drop_after_bytes: int | None = None  # close the connection after this many body bytes…
+    drops_left: int = 0  # …this many times
+    ignore_range: bool = False
+    fail_with_status: int | None = None  # answer GETs with this HTTP status…
+    failures_left: int = 0  # …this many times
+    lfs_redirect: bool = False  # like the real hub for large files: 302 to a CDN path, size/hash in X-Linked-*
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    range: str | None
+
+
+@dataclass
+class LocalHub:
+    files: dict[str, ServedFile] = field(default_factory=dict)
+    log: list[LoggedRequest] = field(default_factory=list)
+    url: str = ""
+
+    def add(self, repo_path: str, served: ServedFile) -> None:
+        """`repo_path` like "datasets/axiong/pmc_oa/resolve/main/text_encoder.pth"."""
+        self.files["/" + repo_path] = served
+
+    def gets(self, suffix: str = "") -> list[LoggedRequest]:
+        return [r for r in self.log if r.method == "GET" and r.path.endswith(suffix)]
+
+
+def _handler_for(hub: LocalHub):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # keep pytest output clean
+            pass
+
+        def _lookup(self) -> ServedFile | None:
+            path = unquote(urlsplit(self.path).path)
+            hub.log.append(LoggedRequest(self.command, path, self.headers.get("Range")))
+            return hub.files.get(path.removeprefix("/cdn"))
+
+        def _redirected(self, served: ServedFile) -> bool:
+            if not served.lfs_redirect or urlsplit(self.path).path.startswith("/cdn/"):
+                return False
+            self.send_response(302)
+            # Another host name for the same server, as the real CDN is another host than the hub.
+            cdn = hub.url.replace("127.0.0.1", "localhost")
+            self.send_header("Location", f"{cdn}/cdn{urlsplit(self.path).path}")
+            self.send_header("X-Linked-Etag", f'"{hashlib.sha256(served.content).hexdigest()}"')
+            self.send_header("X-Linked-Size", str(len(served.content)))
+            self.send_header("ETag", '"git-pointer-etag"')
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+
+        def _common_headers(self, served: ServedFile) -> None:
+            etag = served.etag if served.etag is not None else hashlib.sha256(served.content).hexdigest()
+            self.send_header("ETag", f'"{etag}"')
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("Accept-Ranges", "bytes")
+
+        def _not_found(self) -> None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_HEAD(self):
+            served = self._lookup()
+            if served is None:
+                return self._not_found()
+            if self._redirected(served):
+                return
+            self.send_response(200)
+            self._common_headers(served)
+            self.send_header("Content-Length", str(len(served.content)))
+            self.end_headers()
+
+        def do_GET(self):
+            served = self._lookup()
+            if served is None:
+                return self._not_found()
+            if self._redirected(served):
+                return
+            if served.failures_left > 0 and served.fail_with_status is not None:
+                served.failures_left -= 1
+                self.send_response(served.fail_with_status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            start = 0
+            requested = self.headers.get("Range")
+            if requested and not served.ignore_range:
+                start = int(requested.removeprefix("bytes=").split("-")[0])
+                if start >= len(served.content):
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(served.content)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(served.content) - 1}/{len(served.content)}")
+            else:
+                self.send_response(200)
+            body = served.content[start:]
+            self._common_headers(served)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if served.drops_left > 0 and served.drop_after_bytes is not None:
+                served.drops_left -= 1
+                self.wfile.write(body[: served.drop_after_bytes])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.wfile.write(body)
+
+    return Handler
+
+
+def start_local_hub() -> tuple[LocalHub, ThreadingHTTPServer]:
+    hub = LocalHub()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(hub))
+    server.daemon_threads = True
+    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True, name="local-hub").start()
+    return hub, server

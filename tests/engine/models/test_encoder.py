@@ -1,0 +1,131 @@
+"""The Encoder: float32 L2-normalised vectors in input order, batched, from paths or PIL images, for our model
+folders and for open_clip models (a tiny randomly initialised open_clip architecture stands in for BiomedCLIP)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engine.errors import ImageDecodeError, ModelNotFoundError
+from engine.models import create_encoder, list_models, resolve, save_model_dir
+from engine.models.tokenizer import load_tokenizer, tokenize
+from engine.models.transforms import PreprocessConfig, build_eval_transform
+from engine.types import Encoder
+from tests.engine.models.tiny_models import CAPTIONS, sample_images, tiny_model, tiny_vocab
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("encoder")
+    model = tiny_model(seed=7, mlm=False)
+    out = save_model_dir(model, tiny_vocab(root / "vocab"), root / "model", PreprocessConfig(image_size=64))
+    return model, out, sample_images(root)
+
+
+def _assert_normalised(vectors: np.ndarray, rows: int, dim: int) -> None:
+    assert vectors.dtype == np.float32 and vectors.shape == (rows, dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_local_dir_encoder_matches_the_model(exported):
+    model, out, paths = exported
+    encoder = create_encoder(f"local-dir:{out}", device="cpu", batch_size=2)
+    assert isinstance(encoder, Encoder)
+    assert encoder.model_id == f"local-dir:{out.resolve()}" and encoder.dim == 32
+    assert encoder.device == "cpu" and encoder.device_reason and encoder.precision == "fp32"
+
+    images = encoder.encode_images(paths)  # 3 paths, batch 2: two chunks
+    _assert_normalised(images, 3, 32)
+    transform = build_eval_transform(PreprocessConfig(image_size=64))
+    pixels = torch.stack([transform(Image.open(p)) for p in paths])
+    with torch.inference_mode():
+        want = torch.nn.functional.normalize(model.encode_image(pixels), dim=-1).numpy()
+    np.testing.assert_allclose(images, want, atol=1e-5)
+
+    texts = encoder.encode_texts(CAPTIONS[:3])
+    _assert_normalised(texts, 3, 32)
+    ids = tokenize(load_tokenizer(out / "tokenizer"), CAPTIONS[:3])
+    with torch.inference_mode():
+        want_text = model.encode_text(ids, normalize=True).numpy()
+    np.testing.assert_allclose(texts, want_text, atol=1e-5)
+
+
+def test_batch_size_one_and_input_order(exported):
+    _, out, paths = exported
+    single = create_encoder(f"local-dir:{out}", device="cpu", batch_size=1)
+    many = create_encoder(f"local-dir:{out}", device="cpu", batch_size=16)
+    np.testing.assert_allclose(single.encode_texts(CAPTIONS), many.encode_texts(CAPTIONS), atol=1e-5)
+    forward = many.encode_images([Image.open(p) for p in paths])
+    backward = single.encode_images(list(reversed(paths)))
+    np.testing.assert_allclose(forward[::-1], backward, atol=1e-5)
+    assert single.encode_texts(["one caption"]).shape == (1, 32)
+    assert many.encode_texts([]).shape == (0, 32) and many.encode_images([]).shape == (0, 32)
+
+
+def test_preprocess_then_encode_preprocessed_equals_encode_images(exported):
+    _, out, paths = exported
+    encoder = create_encoder(f"local-dir:{out}", device="cpu")
+    batch = torch.stack([encoder.preprocess(Image.open(p)) for p in paths])
+    assert batch.shape == (3, 3, 64, 64)
+    np.testing.assert_allclose(encoder.encode_preprocessed(batch), encoder.encode_images(paths), atol=1e-6)
+
+
+def test_unreadable_image_names_the_file(exported, tmp_path):
+    _, out, _ = exported
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ImageDecodeError, match="broken.png"):
+        create_encoder(f"local-dir:{out}", device="cpu").encode_images([bad])
+
+
+def test_unknown_model_lists_choices():
+    with pytest.raises(ModelNotFoundError) as info:
+        resolve("pmc-clipp")
+    for name in ("pmc-clip", "pmc-clip-notebook", "biomedclip", "open_clip:", "local-dir:"):
+        assert name in str(info.value)
+    assert list_models()[0] == "pmc-clip"
+    with pytest.raises(ModelNotFoundError, match="no architecture"):
+        create_encoder("open_clip:NoSuchArch/none", device="cpu")
+
+
+def test_biomedclip_entry_points_at_the_hub_repo():
+    entry = resolve("biomedclip")
+    assert entry.kind == "open_clip"
+    assert entry.open_clip_name == "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
+
+
+@pytest.fixture()
+def tiny_open_clip_arch(tmp_path):
+    import open_clip
+
+    name = "test-tiny-rn"
+    config = {
+        "embed_dim": 24,
+        "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 8, "patch_size": None},
+        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    }
+    (tmp_path / f"{name}.json").write_text(json.dumps(config))
+    open_clip.add_model_config(tmp_path / f"{name}.json")
+    return name
+
+
+def test_open_clip_model_through_the_wrapper(tiny_open_clip_arch, tmp_path):
+    torch.manual_seed(0)
+    encoder = create_encoder(f"open_clip:{tiny_open_clip_arch}", device="cpu", batch_size=2)
+    assert encoder.model_id == f"open_clip:{tiny_open_clip_arch}" and encoder.dim == 24
+    paths = sample_images(tmp_path)
+    images = encoder.encode_images(paths)
+    _assert_normalised(images, 3, 24)
+    texts = encoder.encode_texts(["a chest x-ray", "a brain mri", "a western blot"])
+    _assert_normalised(texts, 3, 24)
+    assert encoder.preprocess(Image.open(paths[0])).shape == (3, 64, 64)
+    # Same numbers as calling open_clip directly with its own tokenizer.
+    import open_clip
+
+    with torch.inference_mode():
+        direct = encoder.model.encode_text(open_clip.get_tokenizer(tiny_open_clip_arch)(["a brain mri"]))
+    np.testing.assert_allclose(texts[1], torch.nn.functional.normalize(direct, dim=-1)[0].numpy(), atol=1e-5)
