@@ -40,6 +40,7 @@ class AppController(QObject):
     library_opening = Signal(str)  # path
     library_opened = Signal(object)  # LibraryInfo
     library_closed = Signal()
+    library_failed = Signal()  # opening failed (the reason went to library_locked / model_offline / error)
     library_locked = Signal(str)  # path held by another running instance
     model_offline = Signal(str)  # the OfflineError's explanation
     model_progress = Signal(object)  # engine.models.download.DownloadProgress (from the worker thread)
@@ -106,6 +107,7 @@ class AppController(QObject):
             return library, library.info()  # counting figures of a big library is a query: not on the GUI thread
 
         def failed(error: BaseException) -> None:
+            self.library_failed.emit()
             if isinstance(error, LibraryLockedError):
                 self.library_locked.emit(str(path))
             elif isinstance(error, OfflineError):

@@ -174,8 +174,10 @@ class MainWindow(QMainWindow):
         c = self.controller
         self.search_bar.query_changed.connect(self.update_query)
         self.filters.changed.connect(self.update_query)
-        c.library_opening.connect(lambda path: self.statusBar().showMessage(f"Opening library {path} …"))
+        c.library_opening.connect(self._on_library_opening)
         c.library_opened.connect(self._on_library_opened)
+        c.library_failed.connect(self._close_download_dialog)
+        c.library_failed.connect(self._show_library_state)
         c.library_closed.connect(self._on_library_closed)
         c.results_ready.connect(self._on_results)
         c.searching_changed.connect(self._on_searching)
@@ -307,6 +309,14 @@ class MainWindow(QMainWindow):
         self.library_panel.remove_button.setVisible(writable)
         if self.search_bar.image is None and not self.search_bar.text:
             self._show_library_state()
+
+    def _on_library_opening(self, path: str) -> None:
+        self.statusBar().showMessage(f"Opening library {path} …")
+        self.message.setText(
+            "<h2>Opening the library…</h2><p>Loading the search model. The first time, its weights are "
+            "downloaded (about 600 MB); afterwards this takes a few seconds.</p>"
+        )
+        self._set_page(PAGE_MESSAGE)
 
     def _on_library_closed(self) -> None:
         self.library_info = None
