@@ -90,7 +90,14 @@ class FiltersWidget(QFrame):
         years = facets.get("years")
         if years:
             for box in (self.year_min, self.year_max):
-                box.setToolTip(f"The library spans {years[0]}–{years[1]}")
+                box.setToolTip(f"The library's articles span {years[0]}–{years[1]}")
+                # Stepping up from "any" starts at the library's own years, not at 1900.
+                box.blockSignals(True)
+                at_any = box.value() == box.minimum()
+                box.setRange(years[0] - 1, max(years[1], years[0]))
+                if at_any:
+                    box.setValue(box.minimum())
+                box.blockSignals(False)
 
     def set_collections(self, collections: list[CollectionInfo]) -> None:
         self._refill(self.collection, [(c.name, c.id) for c in collections])

@@ -35,6 +35,12 @@ class IndexingWidget(QFrame):
         super().__init__(parent)
         self.setObjectName("indexingPanel")
         self.title = QLabel("<b>Indexing</b>")
+        self.dismiss_button = QToolButton(text="✕", toolTip="Hide this report")
+        self.dismiss_button.setAutoRaise(True)
+        self.dismiss_button.clicked.connect(self.dismiss)
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.title, 1)
+        title_row.addWidget(self.dismiss_button)
         self.source_label = QLabel()
         self.source_label.setWordWrap(True)
         self.bar = QProgressBar()
@@ -61,7 +67,8 @@ class IndexingWidget(QFrame):
         self.errors.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
-        for widget in (self.title, self.source_label, self.bar, self.detail):
+        layout.addLayout(title_row)
+        for widget in (self.source_label, self.bar, self.detail):
             layout.addWidget(widget)
         layout.addLayout(buttons)
         layout.addWidget(self.errors_label)
@@ -78,15 +85,26 @@ class IndexingWidget(QFrame):
         self.pause_button.setVisible(running)
         self.cancel_button.setVisible(running)
         self.bar.setVisible(running)
+        self.dismiss_button.setVisible(not running)
         if running:
             self.title.setText("<b>Indexing</b>")
             self.show()
         else:
+            self.title.setText("<b>Last indexing run</b>")
             self.pause_button.blockSignals(True)
             self.pause_button.setChecked(False)
             self.pause_button.setText("Pause")
             self.pause_button.blockSignals(False)
             self.setVisible(self.errors.count() > 0 or bool(self.detail.text()))
+
+    def dismiss(self) -> None:
+        """Forget the last report (errors included) and hide the panel until the next job."""
+        self.errors.clear()
+        self.errors.hide()
+        self.errors_label.hide()
+        self.detail.clear()
+        self.source_label.clear()
+        self.hide()
 
     def _on_pause_toggled(self, paused: bool) -> None:
         self.pause_button.setText("Resume" if paused else "Pause")

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import QueryImage, SearchState
-from app.settings import AppSettings
+from app.settings import AppSettings, save_settings
 from app.ui import actions as window_actions
 from app.ui.app_controller import AppController
 from app.ui.detail_pane import DetailPaneWidget
@@ -303,6 +303,9 @@ class MainWindow(QMainWindow):
         self.library_panel.summary.setText(f"{info.figures:,} figures · {info.path}")
         self.library_label.setText(f"Library: {info.path}")
         self._close_download_dialog()
+        if not getattr(library, "read_only", False) and str(info.path) != str(self.settings.library_dir):
+            self.settings = self.settings.with_changes(library_path=str(info.path))
+            save_settings(self.settings)  # the last library opens again next time
         writable = not getattr(library, "read_only", False)
         for action in (self.add_folder_action, self.import_pmc_action, self.import_pmc_folder_action):
             action.setEnabled(writable)

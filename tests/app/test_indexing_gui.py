@@ -33,6 +33,8 @@ def test_indexing_reports_progress_errors_and_the_new_counts(make_window, qtbot,
     qtbot.waitUntil(lambda: panel.collections.count() == 2 and "20 figures" in panel.collections.item(1).text(),
                     timeout=3000)
     assert panel.summary.text() == "32 figures in 2 collection(s)"
+    panel.indexing.dismiss_button.click()
+    assert not panel.indexing.isVisible() and panel.indexing.errors.count() == 0
 
 
 def test_cancel_stops_the_worker_between_batches(make_window, qtbot, tmp_path):
