@@ -90,7 +90,9 @@ class MainWindow(QMainWindow):
         self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_state.setWordWrap(True)
         self.empty_state.setObjectName("emptyState")
-        self.empty_state.setMaximumWidth(680)
+        self.empty_state.setFixedWidth(680)
+        # Layouts don't ask a centred label for heightForWidth: give it the height its wrapped text needs.
+        self.empty_state.setMinimumHeight(self.empty_state.heightForWidth(680) + 40)
         self.demo_button = QPushButton("Try the demo library")
         self.demo_button.setObjectName("demoButton")
         self.demo_button.clicked.connect(lambda: self.on_demo_requested and self.on_demo_requested())
@@ -145,11 +147,11 @@ class MainWindow(QMainWindow):
 
         self.device_label = QLabel("Device: not loaded")
         self.device_label.setObjectName("deviceLabel")
-        self.statusBar().addPermanentWidget(self.device_label)
         self.library_label = QLabel("No library open")
         self.library_label.setObjectName("libraryLabel")
-        self.statusBar().addWidget(self.library_label)
-        self.statusBar().showMessage("No library open")
+        self.statusBar().addPermanentWidget(self.library_label)  # permanent: messages never cover it
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.statusBar().showMessage("Ready")
 
         window_actions.install_shortcuts(self)
         self._connect()
