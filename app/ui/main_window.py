@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
@@ -90,9 +91,7 @@ class MainWindow(QMainWindow):
         self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_state.setWordWrap(True)
         self.empty_state.setObjectName("emptyState")
-        self.empty_state.setFixedWidth(680)
-        # Layouts don't ask a centred label for heightForWidth: give it the height its wrapped text needs.
-        self.empty_state.setMinimumHeight(self.empty_state.heightForWidth(680) + 40)
+        self.empty_state.setMaximumWidth(680)
         self.demo_button = QPushButton("Try the demo library")
         self.demo_button.setObjectName("demoButton")
         self.demo_button.clicked.connect(lambda: self.on_demo_requested and self.on_demo_requested())
@@ -161,7 +160,12 @@ class MainWindow(QMainWindow):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(self.empty_state, 0, Qt.AlignmentFlag.AlignHCenter)
+        # Centred by stretches, not an alignment flag: with a flag the layout ignores the wrapped text's height.
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.empty_state, 100)
+        row.addStretch(1)
+        layout.addLayout(row)
         for action in (self.add_folder_action, self.import_pmc_action):
             button = QPushButton(action.text())
             button.setObjectName("emptyStateButton")
