@@ -35,6 +35,8 @@ def is_dicom(path: Path) -> bool:
 
 def query_image_from_file(path: Path) -> QueryImage:
     path = Path(path)
+    if path.is_dir():
+        raise UserInputError(f"“{path.name}” is a folder, not an image. To search its images, use “Add folder…”.")
     if not path.is_file():
         raise UserInputError(f"“{path.name}” is not a file that can be opened.")
     if is_dicom(path):

@@ -95,3 +95,12 @@ def test_pasting_an_image_in_the_search_field_runs_an_image_query(make_window, q
     assert pil.size == (20, 10)
     assert window.search_bar.chip.text.text() == "Pasted image"
     QGuiApplication.clipboard().clear()
+
+
+def test_dropping_a_folder_explains_how_to_index_it(make_window, qtbot, tmp_path):
+    window, opener = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
+    _drop(window, mime)
+    assert "is a folder" in window.notice.text and "Add folder" in window.notice.text
+    assert opener.opened[0].queries == []
