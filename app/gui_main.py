@@ -26,15 +26,34 @@ def create_application() -> QApplication:
     return app
 
 
-def build_window(args=None) -> MainWindow:
-    """The window with remembered settings and geometry; opens the library if one exists."""
+def start_demo(window: MainWindow, spec) -> None:
+    """Open (creating if needed) the demo library with `spec` and index the generated demo figures into it."""
+    from app import demo
+    from app.settings import save_settings
+
+    figures = demo.demo_figures_dir()
+    demo.write_demo_figures(figures)
+    window.settings = window.settings.with_changes(library_path=str(demo.demo_library_dir()))
+    save_settings(window.settings)  # next launch opens the demo library again
+
+    def opened(_info):
+        window.controller.library_opened.disconnect(opened)
+        if not window.library_panel.collections.count():
+            window.controller.add_sources([figures], "folder")
+
+    window.controller.library_opened.connect(opened)
+    window.controller.open_library(demo.demo_library_dir(), spec, device=window.settings.device)
+
+
+def build_window(args=None, controller=None) -> MainWindow:
+    """The window with remembered settings and geometry; opens the last library, or offers the demo one."""
     from app import demo
     from app.library_session import library_exists
 
     settings = load_settings()
     if args is not None and getattr(args, "library", None):
         settings = settings.with_changes(library_path=str(Path(args.library).expanduser()))
-    window = MainWindow()
+    window = MainWindow(controller)
     window.settings = settings
     geometry, state = load_window_state()
     if geometry is not None:
@@ -43,25 +62,8 @@ def build_window(args=None) -> MainWindow:
         window.restoreState(state)
 
     spec = demo.demo_model_spec()
-
-    def build_demo():
-        from app.ui.actions import apply_settings
-
-        figures = demo.demo_figures_dir()
-        demo.write_demo_figures(figures)
-        apply_settings(window, window.settings.with_changes(library_path=str(demo.demo_library_dir()),
-                                                           model_name=spec.name, weights=None, tokenizer=None))
-
-        def opened(_info):
-            window.controller.library_opened.disconnect(opened)
-            if not window.library_panel.collections.count():
-                window.controller.add_sources([figures], "folder")
-
-        window.controller.library_opened.connect(opened)
-        window.controller.open_library(demo.demo_library_dir(), spec, device=window.settings.device)
-
     if spec is not None:
-        window.on_demo_requested = build_demo
+        window.on_demo_requested = lambda: start_demo(window, spec)
     if library_exists(settings.library_dir):
         window.controller.open_library(
             settings.library_dir, settings.model_spec, device=settings.device, offline=settings.offline

@@ -104,3 +104,26 @@ def test_an_image_url_dragged_from_a_browser_is_downloaded_off_the_gui_thread(ma
     qtbot.waitUntil(window.notice.isVisible, timeout=5000)
     assert "does not point to an image" in window.notice.text
     assert window.search_bar.chip.text.text() == "mri.png"  # the previous query image stays
+
+
+def test_try_the_demo_library_opens_once_and_indexes_the_demo_figures(qtbot, monkeypatch, isolated_home):
+    from app import demo
+    from app.gui_main import build_window
+    from app.settings import load_settings
+    from app.ui.app_controller import AppController
+    from engine.types import ModelSpec
+    from tests.app.fake_library import fake_opener
+
+    monkeypatch.setattr(demo, "demo_model_spec", lambda: ModelSpec(name="local-dir:/demo-model"))
+    opener = fake_opener(None)
+    window = build_window(controller=AppController(opener))
+    qtbot.addWidget(window)
+    window.show()
+    assert window.demo_button.isVisible()  # first launch: no library yet, a demo model is available
+    with qtbot.waitSignal(window.controller.ingest_finished, timeout=10_000) as finished:
+        window.demo_button.click()
+    assert len(opener.opened) == 1  # opened once (a second open would collide with the first's lock)
+    assert finished.args[0].added == demo.DEMO_FIGURES
+    assert load_settings().library_path == str(demo.demo_library_dir())
+    qtbot.waitUntil(lambda: window.library_info is not None and window.library_info.figures == demo.DEMO_FIGURES,
+                    timeout=5000)
