@@ -111,10 +111,15 @@ def create_library_then(window, then: Callable[[], None]) -> None:
     controller = window.controller
 
     def opened(_info):
-        controller.library_opened.disconnect(opened)
+        disconnect()
         then()
 
+    def disconnect():
+        controller.library_opened.disconnect(opened)
+        controller.library_failed.disconnect(disconnect)  # a failed open must not run `then` on a later one
+
     controller.library_opened.connect(opened)
+    controller.library_failed.connect(disconnect)
     controller.open_library(settings.library_dir, settings.model_spec, device=settings.device,
                             offline=settings.offline)
 

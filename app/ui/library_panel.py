@@ -65,6 +65,7 @@ class IndexingWidget(QFrame):
         self.errors.setObjectName("indexingErrorList")
         self.errors.setMaximumHeight(110)
         self.errors.setWordWrap(True)
+        self.errors.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # wrap, don't scroll sideways
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addLayout(title_row)
@@ -128,7 +129,9 @@ class IndexingWidget(QFrame):
             self.add_error(problem.path, problem.message)
 
     def add_error(self, path: str, message: str) -> None:
-        item = QListWidgetItem(f"{path.rsplit('/', 1)[-1]} — {message}")
+        # Archive members are "package.tar.gz:member"; the last part is what the user recognises.
+        short = path.replace(":", "/").rstrip("/").rsplit("/", 1)[-1]
+        item = QListWidgetItem(f"{short} — {message}")
         item.setToolTip(f"{path}\n{message}")
         self.errors.addItem(item)
         self.errors_label.setText(f"{self.errors.count()} file(s) skipped:")
