@@ -72,7 +72,8 @@ class AppController(QObject):
         pool.setMaxThreadCount(max(pool.maxThreadCount(), _MIN_POOL_THREADS))
 
     # ------------------------------------------------------------------------------------------- workers
-    def _start(self, func, *args, on_return=None, on_yield=None, on_error=None, **kwargs):
+    def run_job(self, func, *args, on_return=None, on_yield=None, on_error=None, **kwargs):
+        """Run `func` (plain or generator) in the pool; results come back on the GUI thread by signal."""
         connect = {"errored": on_error or self._on_worker_error}
         if on_return:
             connect["returned"] = on_return
@@ -115,7 +116,7 @@ class AppController(QObject):
             else:
                 self._on_worker_error(error)
 
-        self._start(open_job, on_return=self._on_library_opened, on_error=failed)
+        self.run_job(open_job, on_return=self._on_library_opened, on_error=failed)
 
     def _on_library_opened(self, opened) -> None:
         library, info = opened
@@ -129,7 +130,7 @@ class AppController(QObject):
         library = self.library
         if library is None:
             return
-        self._start(
+        self.run_job(
             lambda: (library.collections(), library.facets()),
             on_return=lambda pair: (self.collections_changed.emit(pair[0]), self.facets_changed.emit(pair[1])),
         )
@@ -180,7 +181,7 @@ class AppController(QObject):
             if self.requests.is_current("search", request_id):
                 self._on_worker_error(error)
 
-        self._start(library.search, query, on_return=done, on_error=failed)
+        self.run_job(library.search, query, on_return=done, on_error=failed)
 
     def _search_finished(self) -> None:
         self._search_running = False
@@ -223,7 +224,7 @@ class AppController(QObject):
                 yield "report", report
             queue.clear()
 
-        worker = self._start(ingest_job, on_yield=self._on_ingest_event)
+        worker = self.run_job(ingest_job, on_yield=self._on_ingest_event)
         self._ingest_worker = worker
         worker.paused.connect(lambda: self.ingest_paused_changed.emit(True))
         worker.resumed.connect(lambda: self.ingest_paused_changed.emit(False))
@@ -279,7 +280,7 @@ class AppController(QObject):
             if not self.state.is_empty:
                 self.search()
 
-        self._start(library.remove_collection, collection_id, on_return=removed)
+        self.run_job(library.remove_collection, collection_id, on_return=removed)
 
     # ------------------------------------------------------------------------------------------- shutdown
     def wait_for_workers(self, msecs: int) -> bool:

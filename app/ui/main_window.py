@@ -10,8 +10,8 @@ import html
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QProgressDialog,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -34,14 +33,14 @@ from app.ui import actions as window_actions
 from app.ui.app_controller import AppController
 from app.ui.detail_pane import DetailPaneWidget
 from app.ui.filters_panel import FiltersWidget
-from app.ui.image_input import download_query_image, image_source_from_mime, query_image_from_qimage
+from app.ui.image_drop import ImageDropMixin
 from app.ui.library_panel import LibraryPanelWidget
+from app.ui.model_download import ModelDownloadDialog, offline_message
 from app.ui.notice import NoticeBanner
 from app.ui.results_model import RESULT_ROLE, ResultsListModel, display_label
 from app.ui.results_view import ResultsGridView
 from app.ui.search_bar import SearchBarWidget
 from app.ui.thumbnails import ThumbnailCache
-from engine.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ PRODUCT_NAME = "PMC Figure Search"
 PAGE_EMPTY, PAGE_MESSAGE, PAGE_RESULTS = range(3)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ImageDropMixin, QMainWindow):
     def __init__(self, controller: AppController | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(PRODUCT_NAME)
@@ -61,6 +60,7 @@ class MainWindow(QMainWindow):
         self.last_page = None
         self.on_demo_requested = None  # set by gui_main when a demo library can be built
         self.settings = AppSettings()
+        self._download_dialog: ModelDownloadDialog | None = None
 
         self.add_folder_action = QAction("Add folder…", self, toolTip="Index every image in a folder (and below)")
         self.import_pmc_action = QAction(
@@ -374,80 +374,17 @@ class MainWindow(QMainWindow):
 
     def _on_model_offline(self, message: str) -> None:
         self._close_download_dialog()
-        self.notice.show_message(
-            "<b>The model is not on this computer and downloading is switched off.</b><br>"
-            f"{html.escape(message)}<br>Connect to the internet and untick “Work offline” in Settings, "
-            "run <code>pmc-search download</code> on a connected machine and copy its cache folder here, "
-            "or choose “Local checkpoint…” in Settings.",
-            "error",
-        )
+        self.notice.show_message(offline_message(message), "error")
 
     def _on_model_progress(self, progress) -> None:
-        dialog = getattr(self, "_download_dialog", None)
-        if dialog is None:
-            dialog = QProgressDialog("Downloading the model (first run only)…", "Hide", 0, 100, self)
-            dialog.setWindowTitle("Downloading model")
-            dialog.setMinimumDuration(0)
-            dialog.setAutoClose(False)
-            self._download_dialog = dialog
-        total = progress.total_bytes or 0
-        done_mb, total_mb = progress.done_bytes / 1e6, total / 1e6
-        rate = f" · {progress.rate_bps / 1e6:.1f} MB/s" if progress.rate_bps else ""
-        dialog.setLabelText(
-            f"Downloading {progress.filename}\n{done_mb:,.0f} of {total_mb:,.0f} MB{rate}"
-            + (f" · about {progress.eta_seconds:.0f} s left" if progress.eta_seconds else "")
-        )
-        dialog.setRange(0, 1000 if total else 0)
-        if total:
-            dialog.setValue(int(1000 * progress.done_bytes / total))
+        if self._download_dialog is None:
+            self._download_dialog = ModelDownloadDialog(self)
+        self._download_dialog.show_progress(progress)
 
     def _close_download_dialog(self) -> None:
-        dialog = getattr(self, "_download_dialog", None)
-        if dialog is not None:
-            dialog.close()
+        if self._download_dialog is not None:
+            self._download_dialog.close()
             self._download_dialog = None
-
-    # ---------------------------------------------------------------------------------------- drop & paste
-    def dragEnterEvent(self, event) -> None:
-        mime = event.mimeData()
-        if mime.hasUrls() or mime.hasImage():
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event) -> None:
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:
-        event.acceptProposedAction()
-        self.accept_image_data(event.mimeData())
-
-    def accept_image_data(self, mime) -> None:
-        """Dropped or pasted data → an image query; anything else → a message and no other change."""
-        try:
-            source = image_source_from_mime(mime)
-        except UserInputError as error:
-            self.notice.show_message(html.escape(str(error)), "error")
-            return
-        if isinstance(source, QUrl):
-            self.statusBar().showMessage(f"Downloading {source.toString()} …")
-            self.controller._start(
-                download_query_image, source.toString(), on_return=self.set_query_image,
-                on_error=lambda e: self.notice.show_message(html.escape(str(e)), "error"),
-            )
-            return
-        self.set_query_image(source)
-
-    def paste_image(self) -> bool:
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not (mime.hasImage() or mime.hasUrls()):
-            return False
-        if mime.hasImage():
-            try:
-                self.set_query_image(query_image_from_qimage(mime.imageData(), "Pasted image"))
-            except UserInputError as error:
-                self.notice.show_message(html.escape(str(error)), "error")
-            return True
-        self.accept_image_data(mime)
-        return True
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.search_field and event.type() == QEvent.Type.KeyPress:

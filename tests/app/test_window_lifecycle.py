@@ -79,7 +79,7 @@ def test_model_download_progress_shows_a_dialog(make_window, qtbot):
     window.controller.model_progress.emit(SimpleNamespace(filename="text_encoder.pth", done_bytes=50_000_000,
                                                           total_bytes=200_000_000, rate_bps=5e6, eta_seconds=30))
     dialog = window._download_dialog
-    assert dialog.value() == 250 and "50 of 200 MB" in dialog.labelText() and "5.0 MB/s" in dialog.labelText()
+    assert dialog.value() == 250 and "50 of 200 MB · 5.0 MB/s · about 30 s left" in dialog.labelText()
     window._close_download_dialog()
 
 
