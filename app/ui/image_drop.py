@@ -17,9 +17,8 @@ from engine.errors import UserInputError
 
 class ImageDropMixin:
     def dragEnterEvent(self, event) -> None:
-        mime = event.mimeData()
-        if mime.hasUrls() or mime.hasImage():
-            event.acceptProposedAction()
+        # Accept anything: images become queries, and anything else gets a message instead of a silent "no".
+        event.acceptProposedAction()
 
     def dragMoveEvent(self, event) -> None:
         self.dragEnterEvent(event)

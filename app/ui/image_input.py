@@ -6,8 +6,10 @@ they need no download. A local file is checked cheaply (PIL header or DICOM prea
 
 from __future__ import annotations
 
+import html
 import io
 import logging
+import re
 import urllib.request
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from engine.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
+_IMG_SRC = re.compile(r"""<img\b[^>]*\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 15
 
@@ -85,6 +88,10 @@ def image_source_from_mime(mime: QMimeData) -> QueryImage | QUrl:
                 return query_image_from_file(Path(url.toLocalFile()))
             if url.scheme() in ("http", "https"):
                 return url
+    if mime.hasHtml():  # some browsers drag only the <img> markup
+        match = _IMG_SRC.search(mime.html())
+        if match and match.group(1).startswith(("http://", "https://")):
+            return QUrl(html.unescape(match.group(1)))
     raise UserInputError(
         "That is not an image. Drop a PNG, JPEG, TIFF or DICOM file, or an image from a web page."
     )

@@ -104,3 +104,17 @@ def test_dropping_a_folder_explains_how_to_index_it(make_window, qtbot, tmp_path
     _drop(window, mime)
     assert "is a folder" in window.notice.text and "Add folder" in window.notice.text
     assert opener.opened[0].queries == []
+
+
+def test_html_only_drag_uses_the_img_src_and_plain_text_gets_a_message():
+    from app.ui.image_input import image_source_from_mime
+    from engine.errors import UserInputError
+
+    mime = QMimeData()
+    mime.setHtml('<a href="/x"><img alt="CT" src="https://example.org/f/ct.png?a=1&amp;b=2"></a>')
+    url = image_source_from_mime(mime)
+    assert isinstance(url, QUrl) and url.toString() == "https://example.org/f/ct.png?a=1&b=2"
+    mime = QMimeData()
+    mime.setText("pneumothorax")
+    with pytest.raises(UserInputError, match="not an image"):
+        image_source_from_mime(mime)
