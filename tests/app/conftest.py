@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -20,7 +21,9 @@ def no_thread_left_running():
     """Fails a test that leaves a worker (search, indexing, thumbnails, model load) running after it ends.
 
     Set up before qtbot, so it is torn down after qtbot has closed the test's windows (closeEvent stops jobs).
+    Checks Qt's pools (where our workers run) and plain Python threads a test started (e.g. a prefetch pool).
     """
+    before = set(threading.enumerate())
     yield
     from PySide6.QtCore import QThreadPool
     from PySide6.QtWidgets import QApplication
@@ -38,6 +41,14 @@ def no_thread_left_running():
         time.sleep(0.01)
     busy = {repr(p): p.activeThreadCount() for p in pools if p.activeThreadCount()}
     assert not busy, f"worker threads still running after the test: {busy}"
+
+    def stray_threads():
+        return [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon
+                and not isinstance(t, threading._DummyThread)]  # Qt's pool threads show up as dummies
+
+    while stray_threads() and time.monotonic() < deadline + 1.0:
+        time.sleep(0.01)
+    assert not stray_threads(), f"Python threads still running after the test: {stray_threads()}"
 
 
 @pytest.fixture
