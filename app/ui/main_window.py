@@ -308,6 +308,8 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.statusBar().showMessage(f"Library {info.path} · model {info.model_id}", 10_000)
         self.library_panel.summary.setText(f"{info.figures:,} figures · {info.path}")
         self.library_label.setText(f"Library: {info.path}")
+        read_only = " (read-only)" if getattr(library, "read_only", False) else ""
+        self.setWindowTitle(f"{PRODUCT_NAME} — {Path(info.path).name}{read_only}")
         self._close_download_dialog()
         if not getattr(library, "read_only", False) and str(info.path) != str(self.settings.library_dir):
             self.settings = self.settings.with_changes(library_path=str(info.path))
@@ -330,6 +332,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
     def _on_library_closed(self) -> None:
         self.library_info = None
         self.library_label.setText("No library open")
+        self.setWindowTitle(PRODUCT_NAME)
         self.results_model.set_results([])
         self._show_library_state()
 
