@@ -396,6 +396,9 @@ class MainWindow(ImageDropMixin, QMainWindow):
             if event.key() == Qt.Key.Key_Escape:
                 self.clear_query()
                 return True
+            if event.matches(QKeySequence.StandardKey.Copy) and not self.search_field.hasSelectedText():
+                window_actions.copy_figure(self, self.current_result())  # nothing to copy as text: the figure
+                return True
             if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) and self.results_model.rowCount():
                 self.grid.setFocus()  # arrows move from the field into the results
                 return True

@@ -103,6 +103,10 @@ def test_copy_figure_and_citation_to_clipboard(make_window, qtbot):
     qtbot.keyClick(window.grid, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     image = QGuiApplication.clipboard().image()
     assert (image.width(), image.height()) == (64, 48)
+    QGuiApplication.clipboard().clear()
+    window.search_field.setFocus()  # no text selected in the field: Ctrl+C still means "copy the figure"
+    qtbot.keyClick(window.search_field, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().image().width() == 64
     window.open_detail()
     window.detail.export_requested.emit(window.detail.result, "ris")
     assert QGuiApplication.clipboard().text().startswith("TY  - JOUR")
