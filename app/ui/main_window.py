@@ -247,7 +247,8 @@ class MainWindow(ImageDropMixin, QMainWindow):
             return
         self.results_model.set_results(page.results)
         n = len(page.results)
-        self.statusBar().showMessage(f"{n:,} figure(s) in {page.elapsed_ms:.0f} ms", 8000)
+        capped = " (the best matches; refine the query to see others)" if n >= self.controller.state.limit else ""
+        self.statusBar().showMessage(f"{n:,} figure(s) in {page.elapsed_ms:.0f} ms{capped}", 8000)
         if n:
             self._set_page(PAGE_RESULTS)
             self.grid.setCurrentIndex(self.results_model.index(0))
