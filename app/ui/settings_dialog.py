@@ -23,6 +23,7 @@ from app.settings import AppSettings
 logger = logging.getLogger(__name__)
 
 LOCAL_CHECKPOINT = "__local__"
+LOCAL_FOLDER = "__local_dir__"
 
 
 def available_models() -> list[str]:
@@ -63,6 +64,7 @@ class SettingsDialog(QDialog):
         for name in available_models():
             self.model.addItem(name, name)
         self.model.addItem("Local checkpoint…", LOCAL_CHECKPOINT)
+        self.model.addItem("Exported model folder…", LOCAL_FOLDER)
         if settings.weights and self.model.findData(settings.model_name) < 0:
             self.model.insertItem(0, settings.model_name, settings.model_name)
         self.model.setCurrentIndex(max(0, self.model.findData(settings.model_name)))
@@ -106,15 +108,17 @@ class SettingsDialog(QDialog):
         form.addRow(buttons)
 
     def _on_model_chosen(self, index: int) -> None:
-        if self.model.itemData(index) != LOCAL_CHECKPOINT:
+        choice = self.model.itemData(index)
+        if choice not in (LOCAL_CHECKPOINT, LOCAL_FOLDER):
             self._local_weights = None
             self.weights_label.setText("Weights: downloaded on first use")
             return
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a checkpoint", "", "Checkpoints (*.pt *.pth *.bin *.safetensors);;All files (*)"
-        )
-        if not path:
-            path = QFileDialog.getExistingDirectory(self, "…or choose an exported model folder")
+        if choice == LOCAL_CHECKPOINT:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Choose a PMC-CLIP checkpoint", "", "Checkpoints (*.pt *.pth *.bin *.safetensors);;All files (*)"
+            )
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Choose a model folder exported by pmc-trainer")
         if path:
             self._local_weights = path
             self.weights_label.setText(f"Weights: {path}")
@@ -130,10 +134,11 @@ class SettingsDialog(QDialog):
         model = self.model.currentData()
         weights = self._local_weights
         if model == LOCAL_CHECKPOINT:
-            model = "pmc-clip"
-        if weights and model == "pmc-clip" and not weights.endswith((".pt", ".pth", ".bin", ".safetensors")):
-            model = f"local-dir:{weights}"  # an exported model folder carries its own config
-            weights = None
+            model = "pmc-clip"  # the official architecture with the chosen weights
+        elif model == LOCAL_FOLDER and weights:
+            model, weights = f"local-dir:{weights}", None  # an exported folder carries its own config
+        elif model == LOCAL_FOLDER:
+            model = self._settings.model_name
         return self._settings.with_changes(
             model_name=model,
             weights=weights,

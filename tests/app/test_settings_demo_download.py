@@ -16,7 +16,9 @@ def test_settings_dialog_returns_the_chosen_device_library_and_offline_flag(qtbo
 
     dialog = SettingsDialog(AppSettings(library_path=str(tmp_path / "a")))
     qtbot.addWidget(dialog)
-    assert dialog.model.itemText(dialog.model.count() - 1) == "Local checkpoint…"
+    texts = [dialog.model.itemText(i) for i in range(dialog.model.count())]
+    assert texts[:3] == ["pmc-clip", "pmc-clip-notebook", "biomedclip"]  # the registry's names
+    assert texts[-2:] == ["Local checkpoint…", "Exported model folder…"]
     assert dialog.device.itemData(0) == "auto" and dialog.device.findData("cpu") > 0
     dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
     dialog.library.setText(str(tmp_path / "b"))
@@ -24,6 +26,26 @@ def test_settings_dialog_returns_the_chosen_device_library_and_offline_flag(qtbo
     chosen = dialog.result_settings()
     assert (chosen.device, chosen.library_path, chosen.offline) == ("cpu", str(tmp_path / "b"), True)
     assert chosen.model_name == "pmc-clip"
+
+
+def test_local_checkpoint_and_model_folder_choices_become_model_specs(qtbot, monkeypatch, tmp_path):
+    from app.ui import settings_dialog
+    from app.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    monkeypatch.setattr(settings_dialog.QFileDialog, "getOpenFileName", lambda *a, **k: ("/w/checkpoint.pt", ""))
+    monkeypatch.setattr(settings_dialog.QFileDialog, "getExistingDirectory", lambda *a, **k: "/w/exported")
+    index = dialog.model.count() - 2
+    dialog.model.setCurrentIndex(index)
+    dialog._on_model_chosen(index)
+    spec = dialog.result_settings().model_spec
+    assert (spec.name, spec.weights) == ("pmc-clip", "/w/checkpoint.pt")
+    index = dialog.model.count() - 1
+    dialog.model.setCurrentIndex(index)
+    dialog._on_model_chosen(index)
+    spec = dialog.result_settings().model_spec
+    assert (spec.name, spec.weights) == ("local-dir:/w/exported", None)
 
 
 def test_changing_the_library_folder_reopens_it_and_is_remembered(make_window, qtbot, tmp_path):
