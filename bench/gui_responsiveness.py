@@ -44,11 +44,11 @@ def one_run(images: int, delay_s: float, queries: int) -> dict:
     from PIL import Image
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from tests.fakes import FakeEncoder
 
     from app import library_session
     from app.ui.main_window import MainWindow
     from engine.types import QueryTerm, SearchQuery
+    from tests.fakes import FakeEncoder
 
     app = QApplication.instance()
     root = Path(tempfile.mkdtemp(prefix="gui-bench-"))
