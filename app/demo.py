@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from engine.types import ModelSpec
 
 logger = logging.getLogger(__name__)
 
-DEMO_FIGURES = 48
+DEMO_FIGURES = 121
 
 
 def demo_model_spec() -> ModelSpec | None:
@@ -114,9 +115,28 @@ _KINDS: tuple[tuple[str, Callable, str, tuple[str, ...]], ...] = (
 )
 
 
+def bundled_demo_figures() -> list[Path]:
+    """Figures in `resources/demo-figures/`: drawn by `pmc-trainer synth`, like the demo model's training set."""
+    folder = paths.resource_path("demo-figures")
+    return sorted(p for p in folder.glob("*.jpg") if p.with_suffix(".txt").is_file()) if folder.is_dir() else []
+
+
 def write_demo_figures(folder: Path, count: int = DEMO_FIGURES, size: int = 256, seed: int = 7) -> list[Path]:
-    """Draw `count` figures with sidecar captions into `folder` (idempotent: same seed, same files)."""
+    """Put `count` figures with sidecar captions into `folder` (idempotent: same call, same files).
+
+    The bundled figures come first because the bundled demo model was trained on figures of their kind; without
+    them (a source tree without resources), figures are drawn here.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    bundled = bundled_demo_figures()
+    if bundled:
+        written = []
+        for source in bundled[: max(count, 0)]:
+            target = folder / source.name
+            shutil.copyfile(source, target)
+            shutil.copyfile(source.with_suffix(".txt"), target.with_suffix(".txt"))
+            written.append(target)
+        return written
     rng = random.Random(seed)
     written = []
     for i in range(count):
