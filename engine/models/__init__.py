@@ -7,6 +7,7 @@ exported model folders, behind one small surface.
 Names: `list_models()`, plus `open_clip:ARCH/TAG`, `hf-hub:ORG/REPO` and `local-dir:PATH`.
 """
 
+from engine.models.checkpoint import LoadReport, load_pmc_clip_weights, split_full_state_dict
 from engine.models.encoder import BatchedEncoder, OpenClipEncoder, PMCClipEncoder
 from engine.models.factory import LoadedModel, create_encoder, create_model
 from engine.models.model_dir import load_model_dir, save_model_dir
@@ -16,6 +17,7 @@ from engine.models.transforms import PreprocessConfig, build_eval_transform
 
 __all__ = [
     "BatchedEncoder",
+    "LoadReport",
     "LoadedModel",
     "ModelEntry",
     "OpenClipEncoder",
@@ -31,6 +33,8 @@ __all__ = [
     "describe_models",
     "list_models",
     "load_model_dir",
+    "load_pmc_clip_weights",
     "resolve",
     "save_model_dir",
+    "split_full_state_dict",
 ]

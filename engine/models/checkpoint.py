@@ -23,6 +23,7 @@ import torch
 
 from engine.errors import CheckpointKeyError, WeightsError
 from engine.models.pmc_clip import PMCClip
+from engine.models.safe_load import load_weights_file
 
 logger = logging.getLogger(__name__)
 
@@ -47,28 +48,7 @@ class LoadReport:
 
 def read_weights_file(path: str | Path):
     """A tensor or a dict from a .pt/.pth/.bin/.safetensors file, never unpickling arbitrary objects."""
-    try:
-        from engine.models.safe_load import load_weights_file
-    except ImportError:  # engine.models.safe_load (the "weights" branch) not merged yet
-        load_weights_file = _interim_load_weights_file
     return load_weights_file(Path(path))
-
-
-def _interim_load_weights_file(path: Path):
-    """Stand-in for engine.models.safe_load until it is merged: weights-only unpickling, numpy scalars allowed."""
-    import numpy as np
-
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    numpy_core = getattr(np, "_core", None) or np.core
-    allowed = [np.dtype, numpy_core.multiarray.scalar] + [type(np.dtype(t)) for t in ("int64", "float64", "float32")]
-    try:
-        with torch.serialization.safe_globals(allowed):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise WeightsError(f"cannot read weights from {path}: {e}") from e
 
 
 def _state_dict_of(obj, source: str) -> dict[str, torch.Tensor]:
@@ -77,6 +57,13 @@ def _state_dict_of(obj, source: str) -> dict[str, torch.Tensor]:
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"{source} is not a PMC-CLIP checkpoint: expected a state dict of tensors")
     return {str(k): v for k, v in obj.items()}
+
+
+def _without_common_prefix(state_dict: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """An extracted file cut from the full layout may keep its `visual.`/`text_encoder.` prefix on every key."""
+    if state_dict and all(k.startswith(prefix) for k in state_dict):
+        return {k[len(prefix) :]: v for k, v in state_dict.items()}
+    return state_dict
 
 
 def strip_ddp_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -90,25 +77,24 @@ def load_state_dict_strict(
     source: str,
     *,
     droppable: Mapping[str, str] | None = None,
-    not_in_layout: tuple[str, ...] = (),
 ) -> LoadReport:
-    """Copy `state_dict` into `module`; `droppable` maps keys we may skip to why; `not_in_layout` lists module
-    key prefixes that the layout legitimately does not carry."""
+    """Copy `state_dict` into `module`, every key accounted for. `droppable` maps keys (or prefixes ending in
+    ".") that may be skipped to the reason, which is logged."""
     droppable = droppable or {}
     expected = module.state_dict()
     dropped = []
     kept = {}
     unexpected = []
     for key, tensor in state_dict.items():
+        reason = _drop_reason(key, droppable)
         if key in expected:
             kept[key] = tensor
-        elif key in droppable:
+        elif reason is not None:
             dropped.append(key)
-            logger.debug("%s: dropping %s (%s)", source, key, droppable[key])
+            logger.debug("%s: dropping %s (%s)", source, key, reason)
         else:
             unexpected.append(key)
-    kept_initial = tuple(k for k in expected if k not in kept and k.startswith(not_in_layout)) if not_in_layout else ()
-    missing = [k for k in expected if k not in kept and k not in kept_initial]
+    missing = [k for k in expected if k not in kept]
     if missing or unexpected:
         raise CheckpointKeyError(source, missing, unexpected)
     bad_shapes = [
@@ -119,7 +105,16 @@ def load_state_dict_strict(
     if bad_shapes:
         raise WeightsError(f"{source} does not match the model's shapes: {', '.join(bad_shapes[:10])}")
     module.load_state_dict(kept, strict=False)
-    return LoadReport(source=source, loaded=len(kept), dropped=tuple(dropped), kept_initial=kept_initial)
+    return LoadReport(source=source, loaded=len(kept), dropped=tuple(dropped))
+
+
+def _drop_reason(key: str, droppable: Mapping[str, str]) -> str | None:
+    if key in droppable:
+        return droppable[key]
+    for prefix, reason in droppable.items():
+        if prefix.endswith(".") and key.startswith(prefix):
+            return reason
+    return None
 
 
 def _bert_droppable(prefix: str) -> dict[str, str]:
@@ -133,6 +128,9 @@ def load_full_state_dict(model: PMCClip, state_dict: Mapping[str, torch.Tensor],
     if model.mlm_projection is None:
         # An inference model has no MLM head; the training checkpoint's head is not needed to embed anything.
         droppable["mlm_projection"] = "this model is built without the MLM head (mlm=False)"
+    if model.config.fusion_layers == 0:
+        # The fusion transformer only feeds the MLM loss; an inference model leaves it out (~28M parameters).
+        droppable["fusion_module."] = "this model is built without the fusion transformer (fusion_layers=0)"
     return load_state_dict_strict(model, state_dict, source, droppable=droppable)
 
 
@@ -142,11 +140,11 @@ def load_extracted(
     """Load the three extracted files; the fusion/MLM branch and logit scale keep their initial values (the
     extracted release does not carry them and embedding never uses them)."""
     visual = _state_dict_of(read_weights_file(image_encoder), str(image_encoder))
-    vis_report = load_state_dict_strict(model.visual, strip_ddp_prefix(visual), str(image_encoder))
+    visual = _without_common_prefix(strip_ddp_prefix(visual), "visual.")
+    vis_report = load_state_dict_strict(model.visual, visual, str(image_encoder))
     text = _state_dict_of(read_weights_file(text_encoder), str(text_encoder))
-    text_report = load_state_dict_strict(
-        model.text_encoder, strip_ddp_prefix(text), str(text_encoder), droppable=_bert_droppable("")
-    )
+    text = _without_common_prefix(strip_ddp_prefix(text), "text_encoder.")
+    text_report = load_state_dict_strict(model.text_encoder, text, str(text_encoder), droppable=_bert_droppable(""))
     projection = read_weights_file(text_projection)
     if isinstance(projection, Mapping) and len(projection) == 1:  # tolerate {"text_projection": tensor}
         projection = next(iter(projection.values()))

@@ -18,29 +18,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from engine.errors import ImageDecodeError
+from engine.imaging import open_image
+from engine.models.inference import fold_image_tower_batchnorm_
 from engine.models.tokenizer import tokenize
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_IMAGE_BATCH = {"cpu": 16, "cuda": 64, "mps": 32}
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def open_image_file(path: str | Path) -> Image.Image:
-    """Decode an image file (DICOM too, when engine.imaging is available); ImageDecodeError names the file."""
-    try:
-        from engine.imaging import open_image
-    except ImportError:  # engine.imaging (the "readers" branch) not merged yet: plain PIL
-        open_image = None
-    if open_image is not None:
-        return open_image(path)
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageDecodeError(f"cannot read image {path}: {e}") from e
 
 
 class BatchedEncoder:
@@ -69,6 +54,8 @@ class BatchedEncoder:
         self.batch_size = batch_size or DEFAULT_IMAGE_BATCH.get(self._torch_device.type, 16)
         self._transform = transform
         self.model = model.to(self._torch_device).eval()
+        # Exact up to float rounding, and faster: the encoder owns its model, which is never trained or saved.
+        self.folded_batchnorms = fold_image_tower_batchnorm_(self.model)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
         precision = f"{autocast_dtype} autocast" if self._autocast_dtype is not None else "fp32"
@@ -140,7 +127,7 @@ class BatchedEncoder:
         if isinstance(item, Image.Image):
             return item
         if isinstance(item, str | Path):
-            return open_image_file(item)
+            return open_image(item)
         raise TypeError(f"expected a PIL image or a path, got {type(item).__name__}")
 
 

@@ -16,12 +16,13 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
 from engine.errors import ConfigError, WeightsError
-from engine.models.checkpoint import load_state_dict_strict
+from engine.models.checkpoint import load_full_state_dict
 from engine.models.pmc_clip import PMCClip, PMCClipConfig
 from engine.models.tokenizer import load_tokenizer
 from engine.models.transforms import PreprocessConfig
@@ -119,8 +120,12 @@ def read_model_dir_config(path: str | Path) -> dict:
     return config
 
 
-def load_model_dir(path: str | Path):
-    """(PMCClip in eval mode, tokenizer, PreprocessConfig) from a model folder; every key must match."""
+def load_model_dir(path: str | Path, *, for_inference: bool = False):
+    """(PMCClip in eval mode, tokenizer, PreprocessConfig) from a model folder; every key must match.
+
+    `for_inference=True` builds the model without the fusion/MLM branch (only the training loss uses it) and
+    drops those tensors on purpose — about a quarter of PMC-CLIP's parameters.
+    """
     path = Path(path).expanduser()
     config = read_model_dir_config(path)
     try:
@@ -131,7 +136,9 @@ def load_model_dir(path: str | Path):
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
         raise WeightsError(f"{path} is missing {WEIGHTS_FILE}")
+    if for_inference:
+        model_config = replace(model_config, mlm=False, fusion_layers=0)
     model = PMCClip(model_config)
-    load_state_dict_strict(model, load_file(str(weights)), str(weights))
+    load_full_state_dict(model, load_file(str(weights)), str(weights))
     tokenizer = load_tokenizer(path / TOKENIZER_DIR)
     return model.eval(), tokenizer, preprocess

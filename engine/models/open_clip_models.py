@@ -84,6 +84,15 @@ def _embed_dim(model) -> int:
     return int(getattr(model.visual, "output_dim", 0) or model.embed_dim)
 
 
+def _download_failure(name: str, offline: bool, error: Exception) -> Exception:
+    if offline:
+        return OfflineError(
+            f"{name}: its weights are not in the local cache ({open_clip_cache_dir()}) and offline mode is on; "
+            f"run once with network access, or pass a local weights file"
+        )
+    return DownloadError(f"could not get the files for {name}: {error}")
+
+
 def create_open_clip(entry: ModelEntry, weights: str | Path | None = None, *, offline: bool = False) -> OpenClipParts:
     """Build an open_clip model. `weights` (a local file) replaces the entry's pretrained tag."""
     import open_clip
@@ -102,16 +111,17 @@ def create_open_clip(entry: ModelEntry, weights: str | Path | None = None, *, of
     except (ModelNotFoundError, WeightsError):
         raise
     except RuntimeError as e:
-        if "pretrained" in str(e).lower() or "unknown" in str(e).lower():
-            raise ModelNotFoundError(f"open_clip cannot build {entry.name!r}: {e}") from e
-        raise WeightsError(f"open_clip could not load {entry.name!r}: {e}") from e
-    except Exception as e:  # network and hub errors come in many types; all mean "could not get the files"
-        if offline:
-            raise OfflineError(
-                f"{entry.name} is not in the local cache ({open_clip_cache_dir()}) and offline mode is on; "
-                f"run once with network access, or pass a local weights file"
+        message = str(e)
+        if "is not a known tag" in message:
+            tags = open_clip.list_pretrained_tags_by_model(name)
+            raise ModelNotFoundError(
+                f"open_clip has no pretrained tag {pretrained!r} for {name}; known tags: {', '.join(tags) or 'none'}"
             ) from e
-        raise DownloadError(f"could not get the files for {entry.name}: {e}") from e
+        if not message.startswith("Failed to download"):
+            raise WeightsError(f"open_clip could not build {entry.name!r}: {e}") from e
+        raise _download_failure(entry.name, offline, e) from e
+    except Exception as e:  # hub errors while fetching configs/tokenizers come in many types
+        raise _download_failure(entry.name, offline, e) from e
     model.eval()
     return OpenClipParts(
         model=model,

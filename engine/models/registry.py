@@ -118,8 +118,8 @@ def resolve(name: str) -> ModelEntry:
     entries = _weight_entries()
     if name in entries:
         return _entry_from_json(name, entries[name])
-    if name.startswith(LOCAL_DIR_PREFIX):
-        path = Path(name[len(LOCAL_DIR_PREFIX) :]).expanduser()
+    if name.startswith(LOCAL_DIR_PREFIX) and name[len(LOCAL_DIR_PREFIX) :].strip():
+        path = Path(name[len(LOCAL_DIR_PREFIX) :].strip()).expanduser()
         return ModelEntry(name=f"{LOCAL_DIR_PREFIX}{path.resolve()}", kind=KIND_LOCAL_DIR, path=path)
     if name.startswith(HF_HUB_PREFIX) and len(name) > len(HF_HUB_PREFIX):
         return ModelEntry(name=name, kind=KIND_OPEN_CLIP, open_clip_name=name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -56,6 +58,29 @@ def test_full_and_extracted_layouts_load_strictly_and_encode_identically(trained
         got_img, got_txt = _encodings(model, token_ids)
         assert torch.equal(got_img, want_img)
         assert torch.equal(got_txt, want_txt)
+
+
+def test_inference_model_without_fusion_drops_the_training_branch(trained, token_ids):
+    source, full, _ = trained
+    model = PMCClip(replace(tiny_config(mlm=False), fusion_layers=0)).eval()
+    assert not any(k.startswith("fusion_module.") for k in model.state_dict())
+    report = load_pmc_clip_weights(model, full)
+    assert "mlm_projection" in report.dropped
+    assert {k for k in report.dropped if k.startswith("fusion_module.")} == {
+        k for k in source.state_dict() if k.startswith("fusion_module.")
+    }
+    assert torch.equal(_encodings(model, token_ids)[1], _encodings(source, token_ids)[1])
+
+
+def test_extracted_files_with_component_prefixes_load(trained, tmp_path, token_ids):
+    source, _, extracted = trained
+    for name, prefix in ((IMAGE_ENCODER_FILE, "visual."), (TEXT_ENCODER_FILE, "text_encoder.")):
+        tensors = torch.load(extracted / name, weights_only=True)
+        torch.save({prefix + k: v for k, v in tensors.items()}, tmp_path / name)
+    (tmp_path / TEXT_PROJECTION_FILE).write_bytes((extracted / TEXT_PROJECTION_FILE).read_bytes())
+    model = PMCClip(tiny_config(mlm=False)).eval()
+    load_pmc_clip_weights(model, tmp_path)
+    assert torch.equal(_encodings(model, token_ids)[0], _encodings(source, token_ids)[0])
 
 
 def test_full_checkpoint_into_mlm_model_keeps_the_mlm_head(trained):

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.errors import ImageDecodeError, ModelNotFoundError
+from engine.errors import ImageDecodeError, ModelNotFoundError, OfflineError
 from engine.models import create_encoder, list_models, resolve, save_model_dir
 from engine.models.tokenizer import load_tokenizer, tokenize
 from engine.models.transforms import PreprocessConfig, build_eval_transform
@@ -36,7 +36,7 @@ def test_local_dir_encoder_matches_the_model(exported):
     encoder = create_encoder(f"local-dir:{out}", device="cpu", batch_size=2)
     assert isinstance(encoder, Encoder)
     assert encoder.model_id == f"local-dir:{out.resolve()}" and encoder.dim == 32
-    assert encoder.device == "cpu" and encoder.device_reason and encoder.precision == "fp32"
+    assert encoder.device == "cpu" and encoder.device_reason and encoder.precision == "fp32 channels_last"
 
     images = encoder.encode_images(paths)  # 3 paths, batch 2: two chunks
     _assert_normalised(images, 3, 32)
@@ -88,6 +88,9 @@ def test_unknown_model_lists_choices():
     for name in ("pmc-clip", "pmc-clip-notebook", "biomedclip", "open_clip:", "local-dir:"):
         assert name in str(info.value)
     assert list_models()[0] == "pmc-clip"
+    for incomplete in ("local-dir:", "hf-hub:", "open_clip:"):
+        with pytest.raises(ModelNotFoundError):
+            resolve(incomplete)
     with pytest.raises(ModelNotFoundError, match="no architecture"):
         create_encoder("open_clip:NoSuchArch/none", device="cpu")
 
@@ -129,3 +132,53 @@ def test_open_clip_model_through_the_wrapper(tiny_open_clip_arch, tmp_path):
     with torch.inference_mode():
         direct = encoder.model.encode_text(open_clip.get_tokenizer(tiny_open_clip_arch)(["a brain mri"]))
     np.testing.assert_allclose(texts[1], torch.nn.functional.normalize(direct, dim=-1)[0].numpy(), atol=1e-5)
+
+
+def test_open_clip_offline_without_cache_names_the_model_and_cache():
+    with pytest.raises(OfflineError) as info:
+        create_encoder("open_clip:RN50/openai", device="cpu", offline=True)
+    assert "open_clip:RN50/openai" in str(info.value) and "open_clip" in str(info.value)
+
+
+def test_open_clip_unknown_tag_lists_the_known_ones():
+    with pytest.raises(ModelNotFoundError, match="known tags: .*openai"):
+        create_encoder("open_clip:RN50/no-such-tag", device="cpu")
+
+
+def test_preprocess_is_safe_to_call_from_several_threads(exported):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, out, paths = exported
+    encoder = create_encoder(f"local-dir:{out}", device="cpu")
+    images = [Image.open(p).convert("RGB") for p in paths] * 8
+    sequential = [encoder.preprocess(im) for im in images]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(encoder.preprocess, images))
+    assert all(torch.equal(a, b) for a, b in zip(sequential, concurrent, strict=True))
+
+
+@pytest.mark.gpu
+def test_gpu_autocast_stays_within_cosine_0999_of_cpu_fp32(exported):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    _, out, paths = exported
+    gpu = create_encoder(f"local-dir:{out}", device="cuda")
+    cpu = create_encoder(f"local-dir:{out}", device="cpu")
+    assert gpu.device.startswith("cuda") and "autocast" in gpu.precision
+    for got, want in (
+        (gpu.encode_images(paths), cpu.encode_images(paths)),
+        (gpu.encode_texts(CAPTIONS), cpu.encode_texts(CAPTIONS)),
+    ):
+        assert got.dtype == np.float32
+        assert (got * want).sum(axis=1).min() >= 0.999
+
+
+def test_missing_device_fails_before_any_weights_are_fetched(monkeypatch):
+    from engine.errors import DeviceError
+    from engine.models import factory
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    monkeypatch.setattr(factory, "create_model", lambda *a, **k: pytest.fail("weights fetched before device check"))
+    with pytest.raises(DeviceError):
+        create_encoder("pmc-clip", device="cuda")

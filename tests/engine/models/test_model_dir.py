@@ -44,6 +44,16 @@ def test_round_trip_keeps_config_preprocess_and_encodings(saved):
         assert torch.equal(loaded.mlm_projection, model.mlm_projection)
 
 
+def test_inference_load_leaves_out_the_training_branch(saved):
+    model, out, _ = saved
+    slim, tokenizer, _ = load_model_dir(out, for_inference=True)
+    assert slim.mlm_projection is None and len(slim.fusion_module.resblocks) == 0
+    assert slim.config.vision == model.config.vision and slim.config.text == model.config.text
+    ids = tokenize(tokenizer, CAPTIONS[:2])
+    with torch.inference_mode():
+        assert torch.equal(slim.encode_text(ids), model.encode_text(ids))
+
+
 def test_save_replaces_an_existing_folder_without_leftovers(saved, tmp_path):
     _, out, _ = saved
     (out / "stale.txt").write_text("old")
