@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.catalog import Article, Figure
+from engine.catalog import Article, Figure, get_meta, set_meta
 from engine.types import ArticleMeta
 
 _ARTICLE_FIELDS = ("pmcid", "pmid", "doi", "title", "journal", "year", "license", "license_url")
@@ -45,28 +45,45 @@ def upsert_article(session: Session, meta: ArticleMeta | None, cache: dict[Artic
     return article.id
 
 
+def allocate_figure_id(session: Session) -> int:
+    """A figure id never used before in this library, not even by a deleted figure.
+
+    The ANN index reuses the slots of deleted ids; giving a reused id to a new vector could leave a stale slot
+    carrying that id, so ids only ever grow (SQLite alone would reuse the largest id after it is deleted).
+    """
+    counter = int(get_meta(session, "next_figure_id") or 0)
+    figure_id = max(counter, (session.scalar(select(func.max(Figure.id))) or 0) + 1)
+    set_meta(session, "next_figure_id", str(figure_id + 1))
+    return figure_id
+
+
 def upsert_figure(
     session: Session,
     collection_id: int,
     key: str,
     modality: Callable[[], tuple[str | None, float | None] | None],
     **values,
-) -> tuple[Figure, bool]:
-    """(figure, vector_changed): vector_changed is True for a new figure or one whose content hash changed.
+) -> tuple[Figure, bool, int | None]:
+    """(figure, vector_changed, replaced_id).
 
-    `modality` is asked only when the content is new to this figure: an unchanged figure keeps its label.
+    A figure whose content changed is replaced by a new row with a new id (replaced_id is the old one), so
+    the index only ever adds new ids and deletes old ones, never overwrites a live one. `modality` is asked
+    only when the content is new to this figure: an unchanged figure keeps its label.
     """
     figure = session.scalars(select(Figure).where(Figure.collection_id == collection_id, Figure.key == key)).first()
-    changed = figure is None or figure.content_sha256 != values["content_sha256"]
-    if changed:
-        label, confidence = modality() or (None, None)
-        values.update(modality=label, modality_confidence=confidence)
-    if figure is None:
-        figure = Figure(collection_id=collection_id, key=key, **values)
-        session.add(figure)
-        session.flush()
-        return figure, True
-    for name, value in values.items():
-        if getattr(figure, name) != value:
-            setattr(figure, name, value)
-    return figure, changed
+    if figure is not None and figure.content_sha256 == values["content_sha256"]:
+        for name, value in values.items():
+            if getattr(figure, name) != value:
+                setattr(figure, name, value)
+        return figure, False, None
+    replaced_id = None
+    if figure is not None:
+        replaced_id = figure.id
+        session.delete(figure)
+        session.flush()  # frees the (collection, key) pair for the new row
+    label, confidence = modality() or (None, None)
+    values.update(modality=label, modality_confidence=confidence)
+    figure = Figure(id=allocate_figure_id(session), collection_id=collection_id, key=key, **values)
+    session.add(figure)
+    session.flush()
+    return figure, True, replaced_id
