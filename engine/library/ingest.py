@@ -24,7 +24,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.catalog import Collection, Figure, IngestProblem, Vector, blob_to_vector, bump_generation, vector_to_blob
-from engine.library.catalog_writes import upsert_article, upsert_figure
+from engine.library.catalog_writes import FigureWriter, upsert_article
 from engine.library.prefetch import prefetch_map
 from engine.types import Encoder, FigureRecord, IngestProgress, IngestReport, SourceProblem
 
@@ -318,12 +318,11 @@ def _write_batch(
             if session.get(Vector, sha) is None:
                 session.add(Vector(content_sha256=sha, data=vector_to_blob(vector)))
         session.flush()
+        writer = FigureWriter(session, job.collection_id, [item.record.key for item in batch])
         for item in batch:
             if item.pixels is not None and item.sha256 not in fresh:
                 continue  # the model failed on it: already reported
-            figure, vector_changed, replaced_id = upsert_figure(
-                session,
-                job.collection_id,
+            figure, vector_changed, replaced_id = writer.upsert(
                 item.record.key,
                 lambda sha=item.sha256: modality.get(sha) or _known_modality(session, sha),
                 article_id=upsert_article(session, item.record.article, article_cache),
@@ -347,6 +346,7 @@ def _write_batch(
                 changed_shas.append(item.sha256)
             if replaced_id is not None:
                 replaced.append(replaced_id)
+        writer.finish()
         for problem in new_problems:
             session.add(IngestProblem(collection_id=job.collection_id, path=problem.path, message=problem.message))
         if changed:
