@@ -314,9 +314,12 @@ def _write_batch(
 ) -> None:
     """One transaction: new vectors, every figure of the batch, the batch's problems."""
     with job.sessions.begin() as session:
-        for sha, vector in fresh.items():
-            if session.get(Vector, sha) is None:
-                session.add(Vector(content_sha256=sha, data=vector_to_blob(vector)))
+        stored = set(session.scalars(select(Vector.content_sha256).where(Vector.content_sha256.in_(list(fresh)))))
+        session.add_all(
+            Vector(content_sha256=sha, data=vector_to_blob(vector))
+            for sha, vector in fresh.items()
+            if sha not in stored
+        )
         session.flush()
         writer = FigureWriter(session, job.collection_id, [item.record.key for item in batch])
         for item in batch:
