@@ -2,6 +2,7 @@
 
     python -m bench.ingest                      # small random PMC-CLIP, 96 images, 3 runs
     python -m bench.ingest --size rn50 --images 64 --batch-size 16
+    python -m bench.ingest --size none --images 1000 --image-side 128 --batch-size 32   # the pipeline alone
 
 Baselines, measured in the same run on the same images:
   model-only     the model's forward over tensors already decoded and preprocessed in memory (the ceiling);
@@ -23,7 +24,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from bench.machine_info import describe
-from bench.random_encoder import RandomPMCClipEncoder
+from bench.random_encoder import NullEncoder, RandomPMCClipEncoder
 from engine.imaging import open_image
 from engine.library import Library
 from engine.types import ModelSpec
@@ -49,8 +50,9 @@ def make_images(folder: Path, count: int, side: int, seed: int = 0) -> list[Path
 def model_only(encoder, paths: list[Path], batch_size: int) -> float:
     tensors = [encoder.preprocess(open_image(p)) for p in paths]
     started = time.perf_counter()
+    stack = torch.stack if isinstance(tensors[0], torch.Tensor) else np.stack
     for start in range(0, len(tensors), batch_size):
-        encoder.encode_preprocessed(torch.stack(tensors[start : start + batch_size]))
+        encoder.encode_preprocessed(stack(tensors[start : start + batch_size]))
     return len(tensors) / (time.perf_counter() - started)
 
 
@@ -99,7 +101,7 @@ def _summary(name: str, values: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=["small", "rn50"], default="small")
+    parser.add_argument("--size", choices=["small", "rn50", "none"], default="small", help="none: no model")
     parser.add_argument("--images", type=int, default=96)
     parser.add_argument("--image-side", type=int, default=512, help="pixels of the square source images (512)")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -109,11 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(describe())
-    encoder = RandomPMCClipEncoder(args.size)
+    encoder = NullEncoder() if args.size == "none" else RandomPMCClipEncoder(args.size)
+    params = sum(p.numel() for p in encoder.model.visual.parameters()) / 1e6 if args.size != "none" else 0.0
     print(
-        f"model: {encoder.model_id} ({sum(p.numel() for p in encoder.model.visual.parameters()) / 1e6:.1f} M image "
-        f"params, {encoder.dim}-d), fp32, batch {args.batch_size}, {args.images} JPEG images "
-        f"{args.image_side}x{args.image_side}, {args.runs} runs"
+        f"model: {encoder.model_id} ({params:.1f} M image params, {encoder.dim}-d), fp32, batch {args.batch_size}, "
+        f"{args.images} JPEG images {args.image_side}x{args.image_side}, {args.runs} runs"
     )
     with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
         folder, warm_folder = Path(tmp) / "images", Path(tmp) / "warm-up"

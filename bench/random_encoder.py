@@ -78,3 +78,33 @@ class RandomPMCClipEncoder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         ids = tokenize(self._tokenizer, texts, self.model.config.text.context_length)
         return F.normalize(self.model.encode_text(ids), dim=-1).numpy().astype(np.float32)
+
+
+class NullEncoder:
+    """No model: a fixed random projection of an 8x8 thumbnail. Measures what the ingest pipeline itself costs
+    (scan, hash, decode, catalog writes, index), i.e. the ceiling it imposes on a very fast model."""
+
+    def __init__(self, dim: int = 256):
+        self.model_id = "null"
+        self.dim = dim
+        self.device = "cpu"
+        self.device_reason = "benchmark without a model"
+        self._projection = np.random.default_rng(0).standard_normal((3 * 8 * 8, dim)).astype(np.float32)
+
+    def preprocess(self, image: Any) -> np.ndarray:
+        return np.asarray(image.convert("RGB").resize((8, 8)), dtype=np.float32).transpose(2, 0, 1) / 255.0
+
+    def encode_preprocessed(self, batch: Any) -> np.ndarray:
+        out = np.asarray(batch, dtype=np.float32).reshape(len(batch), -1) @ self._projection
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def encode_images(self, images: Sequence[Any]) -> np.ndarray:
+        from engine.imaging import open_image
+
+        loaded = [open_image(Path(i)) if isinstance(i, str | Path) else i for i in images]
+        return self.encode_preprocessed(np.stack([self.preprocess(i) for i in loaded]))
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        rng = np.random.default_rng(len(texts))
+        out = rng.standard_normal((len(texts), self.dim)).astype(np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)

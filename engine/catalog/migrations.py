@@ -75,7 +75,21 @@ def _v1_to_v2(conn: Connection) -> None:
     fts.rebuild(conn)
 
 
-STEPS: list[Callable[[Connection], None]] = [_v1_to_v2]  # STEPS[i] goes from version i+1 to i+2
+def _v2_to_v3(conn: Connection) -> None:
+    # Lets a stale index catch up with the figures changed since it was saved instead of being rebuilt whole.
+    conn.execute(text("ALTER TABLE figures ADD COLUMN vector_generation INTEGER DEFAULT '0' NOT NULL"))
+    conn.execute(text("CREATE INDEX ix_figures_vector_generation ON figures (vector_generation)"))
+    # Existing figures count as changed at the current generation: a stale index must re-add them all.
+    conn.execute(
+        text(
+            "UPDATE figures SET vector_generation = "
+            "(SELECT CAST(value AS INTEGER) FROM library_meta WHERE key = 'generation')"
+            " WHERE EXISTS (SELECT 1 FROM library_meta WHERE key = 'generation')"
+        )
+    )
+
+
+STEPS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3]  # STEPS[i] goes from version i+1 to i+2
 CURRENT_VERSION = 1 + len(STEPS)
 
 

@@ -100,6 +100,8 @@ class Figure(Base):
     modality_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="ok")
     scan_mark: Mapped[int] = mapped_column(Integer, default=0)
+    # The catalog generation at which this figure's vector last changed: a stale index catches up with these.
+    vector_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 
     collection: Mapped[Collection] = relationship(lazy="joined")
     article: Mapped[Article | None] = relationship(lazy="joined")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.catalog import Article, Figure
+from engine.catalog import Article, Figure, get_meta, set_meta
 from engine.types import ArticleMeta
 
 _ARTICLE_FIELDS = ("pmcid", "pmid", "doi", "title", "journal", "year", "license", "license_url")
@@ -45,28 +45,55 @@ def upsert_article(session: Session, meta: ArticleMeta | None, cache: dict[Artic
     return article.id
 
 
-def upsert_figure(
-    session: Session,
-    collection_id: int,
-    key: str,
-    modality: Callable[[], tuple[str | None, float | None] | None],
-    **values,
-) -> tuple[Figure, bool]:
-    """(figure, vector_changed): vector_changed is True for a new figure or one whose content hash changed.
+class FigureWriter:
+    """Inserts or updates one batch of a collection's figures with a handful of queries, not a few per figure.
 
-    `modality` is asked only when the content is new to this figure: an unchanged figure keeps its label.
+    Figure ids only ever grow, never reusing a deleted figure's id (SQLite alone would reuse the largest id once
+    it is deleted): the ANN index reuses deleted slots, and a recycled id could leave a stale slot carrying it.
+    For the same reason a figure whose content changed is replaced by a new row with a new id, so the index only
+    ever adds new ids and deletes old ones, never overwrites a live one.
     """
-    figure = session.scalars(select(Figure).where(Figure.collection_id == collection_id, Figure.key == key)).first()
-    changed = figure is None or figure.content_sha256 != values["content_sha256"]
-    if changed:
+
+    def __init__(self, session: Session, collection_id: int, keys: list[str]):
+        self.session = session
+        self.collection_id = collection_id
+        self.existing: dict[str, Figure] = {}
+        for start in range(0, len(keys), 900):
+            query = select(Figure).where(
+                Figure.collection_id == collection_id, Figure.key.in_(keys[start : start + 900])
+            )
+            self.existing.update((f.key, f) for f in session.scalars(query).unique())
+        self._next_id: int | None = None
+
+    def _new_id(self) -> int:
+        if self._next_id is None:
+            counter = int(get_meta(self.session, "next_figure_id") or 0)
+            self._next_id = max(counter, (self.session.scalar(select(func.max(Figure.id))) or 0) + 1)
+        figure_id, self._next_id = self._next_id, self._next_id + 1
+        return figure_id
+
+    def finish(self) -> None:
+        if self._next_id is not None:
+            set_meta(self.session, "next_figure_id", str(self._next_id))
+
+    def upsert(
+        self, key: str, modality: Callable[[], tuple[str | None, float | None] | None], **values
+    ) -> tuple[Figure, bool, int | None]:
+        """(figure, vector_changed, replaced_id). `modality` is asked only for content new to this figure."""
+        figure = self.existing.get(key)
+        if figure is not None and figure.content_sha256 == values["content_sha256"]:
+            for name, value in values.items():
+                if getattr(figure, name) != value:
+                    setattr(figure, name, value)
+            return figure, False, None
+        replaced_id = None
+        if figure is not None:
+            replaced_id = figure.id
+            self.session.delete(figure)
+            self.session.flush()  # frees the (collection, key) pair for the new row
         label, confidence = modality() or (None, None)
         values.update(modality=label, modality_confidence=confidence)
-    if figure is None:
-        figure = Figure(collection_id=collection_id, key=key, **values)
-        session.add(figure)
-        session.flush()
-        return figure, True
-    for name, value in values.items():
-        if getattr(figure, name) != value:
-            setattr(figure, name, value)
-    return figure, changed
+        figure = Figure(id=self._new_id(), collection_id=self.collection_id, key=key, **values)
+        self.session.add(figure)
+        self.existing[key] = figure
+        return figure, True, replaced_id

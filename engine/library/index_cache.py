@@ -1,8 +1,12 @@
 """The hnswlib file as a cache of the catalog's vectors.
 
-The stamp carries the catalog generation; any commit that changes the searchable figures bumps it. On open,
-an index whose stamp disagrees (or that is missing or corrupt, e.g. after a kill -9 mid-ingest) is rebuilt
-from the stored vectors, without re-encoding a single image.
+The stamp carries the catalog generation; every commit that changes the searchable figures bumps it and
+records it on the figures it changed (`vector_generation`). On open:
+  - stamp matches: the file is used as is;
+  - same model, older generation (e.g. a kill -9 mid-ingest, before the index was saved): the file is loaded
+    and caught up: figures changed since its generation are (re-)added, ids no longer in the catalog deleted;
+  - missing, corrupt or another model: rebuilt from the stored vectors.
+Never a single image is re-encoded.
 """
 
 from __future__ import annotations
@@ -10,40 +14,77 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.catalog import Figure
 from engine.catalog.vectors import iter_figure_vectors
 from engine.index import IndexStamp, VectorIndex
+from engine.index.stamp import read_stamp
 
 logger = logging.getLogger(__name__)
 
 INDEX_FILE = "index.hnsw"
 SPACE = "ip"
 
+LOADED, CAUGHT_UP, REBUILT = "loaded", "caught up", "rebuilt"
+
 
 def stamp_for(model_id: str, dim: int, generation: int) -> IndexStamp:
     return IndexStamp(model_id=model_id, dim=dim, space=SPACE, generation=generation)
 
 
-def load_or_rebuild(
-    folder: Path, sessions: sessionmaker[Session], stamp: IndexStamp, *, save: bool = True
-) -> tuple[VectorIndex, bool]:
-    """The library's index, and whether it had to be rebuilt from the catalog."""
-    path = Path(folder) / INDEX_FILE
+def _load(path: Path, stamp: IndexStamp) -> VectorIndex | None:
     try:
-        index = VectorIndex.load(path, stamp)
+        return VectorIndex.load(path, stamp)
     except Exception as e:  # a damaged cache is never fatal: it is rebuilt
         logger.warning("index file %s unreadable (%s); rebuilding", path, e)
-        index = None
+        return None
+
+
+def _catch_up(index: VectorIndex, sessions: sessionmaker[Session], dim: int, since: int) -> None:
+    with sessions() as session:
+        catalog_ids = set(session.scalars(select(Figure.id)))
+        changed = set(session.scalars(select(Figure.id).where(Figure.vector_generation > since)))
+    in_index = set(index.ids().tolist())
+    gone = in_index - catalog_ids
+    todo = sorted(changed | (catalog_ids - in_index))
+    logger.info("index catching up: %d figures to add or replace, %d to delete", len(todo), len(gone))
+    if gone:
+        index.delete(np.asarray(sorted(gone), dtype=np.int64))
+    for ids, vectors in iter_figure_vectors(sessions, dim, todo):
+        index.add(ids, vectors)
+
+
+def load_or_rebuild(
+    folder: Path, sessions: sessionmaker[Session], stamp: IndexStamp, *, save: bool = True
+) -> tuple[VectorIndex, str]:
+    """The library's index, and how it was obtained: LOADED, CAUGHT_UP or REBUILT."""
+    path = Path(folder) / INDEX_FILE
+    index = _load(path, stamp)
     if index is not None:
         logger.debug("loaded index %s (%d vectors, ef=%d)", path, len(index), index.ef)
-        return index, False
-    logger.info("index %s missing or stale; rebuilding from the catalog", path)
-    index = VectorIndex(stamp.dim, space=SPACE)
-    for ids, vectors in iter_figure_vectors(sessions, stamp.dim):
-        index.add(ids, vectors)
-    if len(index):
+        return index, LOADED
+    how = REBUILT
+    found = read_stamp(path)
+    older = found[0] if found else None
+    if (
+        older is not None
+        and (older.model_id, older.dim, older.space) == (stamp.model_id, stamp.dim, stamp.space)
+        and older.generation < stamp.generation
+    ):
+        index = _load(path, older)
+        if index is not None:
+            _catch_up(index, sessions, stamp.dim, older.generation)
+            how = CAUGHT_UP
+    if index is None:
+        logger.info("index %s missing, corrupt or for another model; rebuilding from the catalog", path)
+        index = VectorIndex(stamp.dim, space=SPACE)
+        for ids, vectors in iter_figure_vectors(sessions, stamp.dim):
+            index.add(ids, vectors)
+    if len(index) and how == REBUILT:
         index.tune_ef(target_recall=0.95)
     if save:
         index.save(path, stamp)
-    return index, True
+    return index, how

@@ -24,7 +24,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.catalog import Collection, Figure, IngestProblem, Vector, blob_to_vector, bump_generation, vector_to_blob
-from engine.library.catalog_writes import upsert_article, upsert_figure
+from engine.library.catalog_writes import FigureWriter, upsert_article
 from engine.library.prefetch import prefetch_map
 from engine.types import Encoder, FigureRecord, IngestProgress, IngestReport, SourceProblem
 
@@ -266,20 +266,66 @@ def _commit_batch(
     if fresh and job.classify is not None:
         shas = list(fresh)
         modality = dict(zip(shas, job.classify(np.stack([fresh[s] for s in shas])), strict=True))
-    changed_ids: list[int] = []
+    changed: list[Figure] = []
     changed_shas: list[str] = []
     counted_new: set[str] = set()
-    with job.commit_lock, job.sessions.begin() as session:
-        for sha, vector in fresh.items():
-            if session.get(Vector, sha) is None:
-                session.add(Vector(content_sha256=sha, data=vector_to_blob(vector)))
+    replaced: list[int] = []
+    # The index is updated under the same lock as the commit, so a save from another thread never stamps a
+    # generation whose vectors are not in the index yet.
+    with job.commit_lock:
+        _write_batch(
+            job,
+            batch,
+            fresh,
+            modality,
+            new_problems,
+            mark,
+            tally,
+            article_cache,
+            changed,
+            changed_shas,
+            counted_new,
+            replaced,
+        )
+        if replaced:
+            job.on_removed(np.asarray(replaced, dtype=np.int64))
+        if changed:
+            ids = np.asarray([f.id for f in changed], dtype=np.int64)
+            job.on_vectors(ids, _vectors_for(job, changed_shas, fresh))
+    tally.failed += len(new_problems)
+    tally.done += len(batch) + len(problems)
+    tally.problems.extend(new_problems)
+    return new_problems
+
+
+def _write_batch(
+    job: IngestJob,
+    batch: list[_Examined],
+    fresh: dict[str, np.ndarray],
+    modality: dict[str, tuple[str, float]],
+    new_problems: list[SourceProblem],
+    mark: int,
+    tally: _Tally,
+    article_cache: dict,
+    changed: list[Figure],
+    changed_shas: list[str],
+    counted_new: set[str],
+    replaced: list[int],
+) -> None:
+    """One transaction: new vectors, every figure of the batch, the batch's problems."""
+    with job.sessions.begin() as session:
+        stored = set(session.scalars(select(Vector.content_sha256).where(Vector.content_sha256.in_(list(fresh)))))
+        session.add_all(
+            Vector(content_sha256=sha, data=vector_to_blob(vector))
+            for sha, vector in fresh.items()
+            if sha not in stored
+        )
         session.flush()
+        writer = FigureWriter(session, job.collection_id, [item.record.key for item in batch])
         for item in batch:
             if item.pixels is not None and item.sha256 not in fresh:
                 continue  # the model failed on it: already reported
-            figure, vector_changed = upsert_figure(
-                session,
-                job.collection_id,
+            figure, vector_changed, replaced_id = writer.upsert(
                 item.record.key,
                 lambda sha=item.sha256: modality.get(sha) or _known_modality(session, sha),
                 article_id=upsert_article(session, item.record.article, article_cache),
@@ -299,18 +345,19 @@ def _commit_batch(
             else:
                 tally.reused += 1
             if vector_changed:
-                changed_ids.append(figure.id)
+                changed.append(figure)
                 changed_shas.append(item.sha256)
+            if replaced_id is not None:
+                replaced.append(replaced_id)
+        writer.finish()
         for problem in new_problems:
             session.add(IngestProblem(collection_id=job.collection_id, path=problem.path, message=problem.message))
-        if changed_ids:
-            bump_generation(session)  # only when the searchable set changed: the saved index stays valid otherwise
-    tally.failed += len(new_problems)
-    tally.done += len(batch) + len(problems)
-    tally.problems.extend(new_problems)
-    if changed_ids:
-        job.on_vectors(np.asarray(changed_ids, dtype=np.int64), _vectors_for(job, changed_shas, fresh))
-    return new_problems
+        if changed:
+            # Only when the searchable set changed (the saved index stays valid otherwise); the figures carry
+            # the generation so a stale index can catch up with just them.
+            generation = bump_generation(session)
+            for figure in changed:
+                figure.vector_generation = generation
 
 
 def _known_modality(session: Session, sha: str) -> tuple[str, float] | None:
@@ -336,7 +383,15 @@ def _vectors_for(job: IngestJob, shas: list[str], fresh: dict[str, np.ndarray]) 
 
 def _sweep(job: IngestJob, mark: int) -> int:
     """Delete the collection's figures this complete scan did not see, then unreferenced vectors and articles."""
-    with job.commit_lock, job.sessions.begin() as session:
+    with job.commit_lock:
+        gone = _delete_unseen(job, mark)
+        if gone:
+            job.on_removed(np.asarray(gone, dtype=np.int64))
+    return len(gone)
+
+
+def _delete_unseen(job: IngestJob, mark: int) -> list[int]:
+    with job.sessions.begin() as session:
         gone = list(
             session.scalars(
                 select(Figure.id).where(Figure.collection_id == job.collection_id, Figure.scan_mark != mark)
@@ -347,9 +402,7 @@ def _sweep(job: IngestJob, mark: int) -> int:
                 session.execute(delete(Figure).where(Figure.id.in_(gone[start : start + 900])))
             collect_garbage(session)
             bump_generation(session)
-    if gone:
-        job.on_removed(np.asarray(gone, dtype=np.int64))
-    return len(gone)
+    return gone
 
 
 def collect_garbage(session: Session) -> None:

@@ -61,6 +61,7 @@ logger = logging.getLogger(__name__)
 CATALOG_FILE = "catalog.sqlite"
 LOCK_FILE = "library.lock"
 MEDIA_DIR = "media"
+INDEX_SAVE_INTERVAL_S = 600.0
 
 
 def is_library(path: str | Path) -> bool:
@@ -208,12 +209,14 @@ class Library:
     def _load_index(self) -> None:
         generation = self._generation()
         stamp = index_cache.stamp_for(self.model_id, self.dim, generation)
-        index, rebuilt = index_cache.load_or_rebuild(self.path, self._sessions, stamp, save=not self.read_only)
+        index, how = index_cache.load_or_rebuild(self.path, self._sessions, stamp, save=not self.read_only)
         with self._index_lock:
             self._index = index
+        self.index_origin = how  # "loaded", "caught up" or "rebuilt": how the index was obtained on open
         self._tuned_size = len(index)  # a rebuilt index was tuned; a loaded one carries its tuned ef
-        if not rebuilt or not self.read_only:
+        if how == index_cache.LOADED or not self.read_only:
             self._saved_generation = generation
+        self._last_save = time.monotonic()
 
     def _current_index(self) -> VectorIndex:
         with self._index_lock:
@@ -228,9 +231,13 @@ class Library:
             index = self._current_index()
             index.save(self.path / index_cache.INDEX_FILE, index_cache.stamp_for(self.model_id, self.dim, generation))
             self._saved_generation = generation
+            self._last_save = time.monotonic()
 
     def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         self._current_index().add(ids, vectors)
+        if time.monotonic() - self._last_save > INDEX_SAVE_INTERVAL_S:
+            # A long ingest saves the index now and then, so a crash leaves little for the next open to catch up.
+            self._save_index()
 
     def _index_remove(self, ids: np.ndarray) -> None:
         self._current_index().delete(ids)

@@ -110,3 +110,24 @@ def test_query_filters_and_paging(tmp_path, folder, fake_model, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 2
     assert main(["--library", lib, "query", "red", "--json", "--year-min", "2000"]) == 0
     assert capsys.readouterr().out.strip() == ""  # folder images have no year
+
+
+def test_real_tiny_model_end_to_end(tmp_path, folder, capsys):
+    """The default model factory: a tiny real-architecture PMC-CLIP exported as a model folder."""
+    from engine.models import save_model_dir
+    from engine.models.transforms import PreprocessConfig
+    from tests.engine.models.tiny_models import tiny_model, tiny_vocab
+
+    model_dir = save_model_dir(tiny_model(), tiny_vocab(tmp_path / "vocab"), tmp_path / "model", PreprocessConfig(64))
+    lib = str(tmp_path / "lib")
+    model = f"local-dir:{model_dir}"
+    assert main(["--library", lib, "index", str(folder), "--model", model, "--device", "cpu", "-q"]) == 0
+    assert "4 added" in capsys.readouterr().out
+    assert main(["--library", lib, "query", "chest x-ray", "-k", "3", "--json", "--device", "cpu"]) == 0
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(results) == 3 and all(-1.0 <= r["similarity"] <= 1.0 for r in results)
+    assert all(r["modality"] for r in results)  # labelled zero-shot with the library's own model
+    assert main(["--library", lib, "info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["model"]["name"] == model and info["model_id"].startswith("local-dir:") and info["dim"] == 32
+    assert info["device"] and info["device_reason"]

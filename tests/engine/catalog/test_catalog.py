@@ -51,9 +51,12 @@ def test_migrates_a_version_1_file_and_backfills_full_text(tmp_path):
     with raw.begin() as conn:
         migrations.create_v1(conn)
         _insert_v1_rows(conn)
+        conn.execute(text("INSERT INTO library_meta (key, value) VALUES ('generation', '5')"))
     raw.dispose()
 
     engine = open_engine(path)
+    with engine.connect() as conn:  # v3: existing figures count as changed at the current generation
+        assert conn.execute(text("SELECT vector_generation FROM figures WHERE id = 7")).scalar() == 5
     with engine.connect() as conn:
         assert migrations.current_version(conn) == CURRENT_VERSION
         hits = conn.execute(text(f"SELECT rowid FROM {fts.TABLE} WHERE {fts.TABLE} MATCH 'thorax'")).scalars().all()

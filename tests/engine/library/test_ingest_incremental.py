@@ -158,3 +158,24 @@ def test_remove_collection_drops_its_figures_vectors_and_index_entries(tmp_path)
 
         with library._sessions() as session:
             assert session.scalar(select(func.count()).select_from(Vector)) == 1
+
+
+def test_modified_files_after_deletions_never_duplicate_index_entries(tmp_path):
+    """hnswlib reuses deleted slots; replacing a live id there would leave the old slot live too."""
+    folder = tmp_path / "images"
+    write_images(folder, {"a.png": "red", "b.png": "green", "c.png": "blue", "d.png": "white"})
+    with new_library(tmp_path / "lib") as library:
+        collection = library.add_collection(folder)
+        drain(library.ingest(collection.id))
+        (folder / "b.png").unlink()
+        drain(library.ingest(collection.id))  # leaves a deleted slot in the index
+        for round_ in range(3):
+            solid_image(("yellow", "cyan", "magenta")[round_], speckle=60 + round_).save(folder / "a.png")
+            (folder / "d.png").unlink(missing_ok=True)
+            drain(library.ingest(collection.id))
+            results = library.search(SearchQuery((QueryTerm("x"),), limit=10, hybrid=False)).results
+            ids = [r.figure_id for r in results]
+            assert len(ids) == len(set(ids)) == library.info().figures
+            assert index_consistent_with_catalog(library)
+        top = library.search(SearchQuery((QueryTerm("magenta"),), limit=1, hybrid=False)).results[0]
+        assert top.image_path.name == "a.png" and top.why.similarity > 0.9
