@@ -47,6 +47,7 @@ class VectorIndex:
             max_elements=max(int(capacity), 16), ef_construction=ef_construction, M=M, allow_replace_deleted=True
         )
         self._live: set[int] = set()
+        self._deleted: set[int] = set()  # labels marked deleted that hnswlib may still hold (until a slot reuse)
         self._ef = 64
         self._index.set_ef(self._ef)
 
@@ -100,8 +101,28 @@ class VectorIndex:
                 new_capacity = max(needed, 2 * self.capacity)
                 logger.debug("resizing index %d -> %d", self.capacity, new_capacity)
                 self._index.resize_index(new_capacity)
-            self._index.add_items(vecs, ids_arr.astype(np.uint64), replace_deleted=True)
+            self._add_locked(ids_arr, vecs)
             self._live.update(ids_arr.tolist())
+
+    def _add_locked(self, ids_arr: np.ndarray, vecs: np.ndarray) -> None:
+        # hnswlib's replace_deleted=True puts a label into a vacant slot even when the label already has a slot of
+        # its own, leaving two slots under one label (duplicate results, broken lookups later). So only labels hnswlib
+        # has never seen (or has already recycled) may take vacant slots; labels it still holds are updated in place,
+        # after un-deleting them when they were deleted.
+        id_list = ids_arr.tolist()
+        is_live = np.fromiter((i in self._live for i in id_list), dtype=bool, count=len(id_list))
+        maybe_deleted = [i for i in id_list if i in self._deleted]
+        still_held: set[int] = set()
+        if maybe_deleted:  # rare: an id deleted and added again; ask hnswlib which labels it still holds
+            still_held = {int(i) for i in self._index.get_ids_list()} & set(maybe_deleted)
+            for label in still_held:
+                self._index.unmark_deleted(label)
+            self._deleted.difference_update(maybe_deleted)
+        in_place = is_live | np.fromiter((i in still_held for i in id_list), dtype=bool, count=len(id_list))
+        if in_place.any():
+            self._index.add_items(vecs[in_place], ids_arr[in_place].astype(np.uint64), replace_deleted=False)
+        if (~in_place).any():
+            self._index.add_items(vecs[~in_place], ids_arr[~in_place].astype(np.uint64), replace_deleted=True)
 
     def delete(self, ids: Iterable[int] | np.ndarray) -> None:
         """Remove ids from results; their slots are reused by later adds. Unknown ids are ignored."""
@@ -111,6 +132,7 @@ class VectorIndex:
                 if label in self._live:
                     self._index.mark_deleted(label)
                     self._live.discard(label)
+                    self._deleted.add(label)
 
     # ------------------------------------------------------------------------------------------- search
 
@@ -311,6 +333,7 @@ class VectorIndex:
             obj._index.load_index(str(path), allow_replace_deleted=True)
             deleted = {int(i) for i in extra.get("deleted", [])}
             obj._live = {int(i) for i in obj._index.get_ids_list()} - deleted
+            obj._deleted = deleted
             if len(obj._live) != int(extra["count"]):
                 logger.warning("index %s holds %d ids, its stamp says %d; ignoring it", path, len(obj._live),
                                extra["count"])

@@ -262,3 +262,23 @@ def test_a_failed_save_never_leaves_a_wrongly_stamped_index(tmp_path, monkeypatc
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert VectorIndex.load(path, stamp(2)) is None  # the new state was never written
     assert VectorIndex.load(path, stamp(1)) is None  # and the old file is no longer trusted: rebuild
+
+
+def test_readding_live_and_deleted_ids_never_duplicates_them():
+    # hnswlib would put a re-added label into a vacant slot and keep its old slot too; the wrapper must not.
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex(8, capacity=64)
+    index.add(np.arange(40), vectors)
+    index.delete(np.arange(0, 10))  # ten vacant slots
+    index.add(np.arange(10, 20), vectors[10:20][::-1].copy())  # live ids, new vectors: updated in place
+    index.add(np.arange(0, 5), vectors[:5])  # deleted ids come back
+    index.add(np.arange(100, 105), vectors[5:10])  # new ids take the remaining vacant slots
+    assert len(index) == 40 and index.slots_used == 40  # 30 live + 5 back + 5 new, all in the original slots
+    ids, sims = index.search(vectors[10:20][::-1], k=3)
+    assert (ids[:, 0] == np.arange(10, 20)).all()  # each updated vector finds its own id first
+    assert np.allclose(sims[:, 0], 1.0, atol=1e-4)
+    all_ids, _ = index.search(vectors, k=40)
+    for row in all_ids:
+        assert len(set(row.tolist())) == len(row)  # no id twice in one result list
