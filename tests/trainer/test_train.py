@@ -177,3 +177,25 @@ def test_progress_bar_counts_samples_per_epoch(capsys):
     assert bar.bar is None  # closed at the end of each epoch
     err = capsys.readouterr().err
     assert "epoch 1" in err and "epoch 2" in err and "96/96" in err and "loss=1.5" in err
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["amp_bf16", "amp_fp16", "fp32"])
+def test_mixed_precision_training_on_cuda(tmp_path, precision):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from trainer.checkpoint import load_training_checkpoint
+
+    cfg = tiny_run_config(
+        tmp_path,
+        f"train.precision={precision}",
+        "train.device=cuda",
+        "train.epochs=3",
+        "optim.lr=2e-3",
+        "train.grad_checkpointing=true",
+    )
+    result = run_training(cfg, datasets=(RandomPairs(32), RandomPairs(12, seed=1)))
+    losses = [row["train_loss"] for row in result.history]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    payload = load_training_checkpoint(result.run_dir / "latest.pt")
+    assert bool(payload["scaler"]) == (precision == "amp_fp16")  # a grad scaler only for fp16
