@@ -133,6 +133,9 @@ class Trainer:
         self.on_progress = on_progress
         self.on_log = on_log
 
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device_type, dtype=self.autocast_dtype, enabled=self.autocast_enabled)
+
     def _autocast_policy(self, precision: str) -> tuple[torch.dtype, bool]:
         if precision == "fp32":
             return torch.float32, False
@@ -168,7 +171,7 @@ class Trainer:
         input_ids = batch["input_ids"].to(self.device, non_blocking=True)
         labels = batch["mlm_labels"].to(self.device, non_blocking=True)
         loss_cfg = self.cfg.loss
-        with torch.autocast(self.device_type, dtype=self.autocast_dtype, enabled=self.autocast_enabled):
+        with self.autocast():
             outputs = self.model(images, input_ids)
             return pmc_clip_loss(
                 outputs,
