@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+import threading
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -79,6 +81,9 @@ def run_gui(args) -> int:
 
         return run_selftest(args)
     app = create_application()
+    # Importing the model code (torch) takes seconds; do it now in the background rather than when the user
+    # first opens Settings or adds a folder, which would freeze the window.
+    threading.Thread(target=importlib.import_module, args=("engine.models",), daemon=True).start()
     window = build_window(args)
     window.show()
     return app.exec()

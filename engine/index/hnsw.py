@@ -195,14 +195,26 @@ class VectorIndex:
             chunk = ids[start : start + _FETCH_CHUNK]
             yield np.asarray(chunk, dtype=np.int64), self._fetch(chunk)
 
-    def tune_ef(self, target_recall: float = 0.95, sample: int = 200, *, k: int = 10, seed: int = 0) -> int:
+    def tune_ef(
+        self,
+        target_recall: float = 0.95,
+        sample: int = 200,
+        *,
+        k: int = 10,
+        seed: int = 0,
+        reference: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> int:
         """Pick the smallest ef whose recall@k against exact search reaches `target_recall`, set it, return it.
 
         Queries are normalised sums of 3 random stored vectors (`sample` of them). A stored vector itself would be
         a poor query: the graph walk lands on its own node and finds its neighbours too easily (3k low-rank vectors:
         recall 0.95 at ef 10 where fresh queries needed ef 32). Measured on 10k and 30k low-rank 768-d vectors,
         3-vector mixes track fresh queries' recall within 0.02 and err low (the safe side); 2-vector midpoints
-        erred high. Holds the write lock throughout: searches wait (seconds at 1M vectors).
+        erred high. Holds the write lock throughout: searches wait.
+
+        `reference=(ids, vectors)`: the vectors just added, when the caller still holds them. Exact search then
+        reads them directly; otherwise it reads them back from hnswlib, whose get_items is slow (≈0.1 ms per
+        768-d vector here: 133 s of a 1M-vector tuning). They must be exactly the index's live contents.
         """
         with self._lock.writing():
             live = sorted(self._live)
@@ -211,14 +223,25 @@ class VectorIndex:
             k = min(k, len(live))
             rng = np.random.default_rng(seed)
             live_arr = np.asarray(live, dtype=np.int64)
-            mixes = rng.choice(live_arr, size=(min(sample, len(live)), 3))
-            queries = sum(self._fetch(mixes[:, j].tolist()) for j in range(3))
+            if reference is not None:
+                ref_ids = np.asarray(reference[0], dtype=np.int64).reshape(-1)
+                ref_vecs = np.asarray(reference[1], dtype=np.float32)
+                if len(ref_ids) != len(live) or ref_vecs.shape != (len(ref_ids), self.dim):
+                    raise ValueError("reference must hold exactly the index's live ids and their vectors")
+                rows = rng.integers(0, len(ref_ids), size=(min(sample, len(live)), 3))
+                queries = ref_vecs[rows].sum(axis=1)
+                step = 65536  # bounds the [sample, step] score matrix
+                blocks = ((ref_ids[i : i + step], ref_vecs[i : i + step]) for i in range(0, len(ref_ids), step))
+            else:
+                mixes = rng.choice(live_arr, size=(min(sample, len(live)), 3))
+                queries = sum(self._fetch(mixes[:, j].tolist()) for j in range(3))
+                blocks = self._stored_blocks(live)
             if self.space == "l2":
                 queries /= 3.0
             else:
                 norms = np.linalg.norm(queries, axis=1, keepdims=True)
                 queries /= np.where(norms > 0, norms, 1.0)
-            truth, _ = exact_top_k_blocks(queries, self._stored_blocks(live), k)
+            truth, _ = exact_top_k_blocks(queries, blocks, k)
             if self.space == "l2":
                 truth, _ = self._l2_rescore(queries, truth)  # shortlist only: good enough for an ef choice
             chosen, recall = _EF_LADDER[-1], 0.0

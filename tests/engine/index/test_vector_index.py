@@ -190,6 +190,10 @@ def test_tune_ef_reaches_target_recall():
     truth, _ = exact_top_k(queries, vecs, np.arange(3000), 10)
     found, _ = index.search(queries, k=10)
     assert recall_at_k(found, truth) >= 0.9
+    # Handing over the vectors (as the library can, right after a rebuild) tunes to the same ef, faster.
+    assert index.tune_ef(target_recall=0.95, sample=100, reference=(np.arange(3000), vecs)) == ef
+    with pytest.raises(ValueError):
+        index.tune_ef(reference=(np.arange(10), vecs[:10]))
 
 
 def test_concurrent_searches_during_adds_stay_consistent():
