@@ -146,7 +146,7 @@ def samples_per_s(step, batch: int, steps: int) -> float:
 
 
 def _summary(values: list[float]) -> str:
-    return f"median {statistics.median(values):7.1f}  min {min(values):7.1f}  max {max(values):7.1f}"
+    return f"median {statistics.median(values):7.2f}  min {min(values):7.2f}  max {max(values):7.2f}"
 
 
 def compare_with_open_clip(batch: int, steps: int, runs: int) -> None:

@@ -190,7 +190,8 @@ def load_yaml(path: str | Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as e:
-        raise ConfigError(f"cannot read config {path}: {e}") from e
+        presets = ", ".join(sorted(p.stem for p in PRESETS_DIR.glob("*.yaml")))
+        raise ConfigError(f"cannot read config {path} ({e.strerror}); presets: {presets}") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"config {path} is not valid YAML: {e}") from e
     if not isinstance(data, dict):

@@ -92,6 +92,15 @@ def broadcast_object(obj, src: int = 0):
     return box[0]
 
 
+def reduce_sum(value: torch.Tensor) -> torch.Tensor:
+    """Sum over ranks (the tensor must be on the rank's device: nccl cannot reduce CPU tensors)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    value = value.detach().clone()
+    dist.all_reduce(value)
+    return value
+
+
 def reduce_mean(value: torch.Tensor) -> torch.Tensor:
     """Mean of a scalar over ranks (for logging only)."""
     if not (dist.is_available() and dist.is_initialized()):

@@ -27,7 +27,16 @@ def embed_pairs(
     was_training = model.training
     model.eval()
     dtype = next(model.parameters()).dtype
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate_fn)
+    # Own generator: making the loader must not draw from the global RNG, so validating (or not) leaves the
+    # training run's random stream — and with it resume exactness — untouched.
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate_fn,
+        generator=torch.Generator().manual_seed(0),
+    )
     images, texts, losses = [], [], []
     try:
         for batch in loader:

@@ -180,16 +180,16 @@ def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch,
     try:
         while trainer.epoch < cfg.train.epochs:
             row = {"epoch": trainer.epoch + 1, **trainer.train_epoch(on_step=save_mid_epoch)}
-            if valid_set is not None and dist_info.is_main:
-                row.update(
-                    validate(
+            if valid_set is not None and dist_info.is_main:  # the reference validates on the master rank only
+                with trainer.autocast():
+                    metrics = validate(
                         trainer.raw_model,
                         valid_set,
                         batch_size=cfg.train.batch_size,
                         device=dist_info.device,
                         num_workers=cfg.data.num_workers,
                     )
-                )
+                row.update(metrics)
             row["step"] = trainer.step
             row["lr"] = trainer.current_lr()
             history.append(row)

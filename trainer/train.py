@@ -28,7 +28,14 @@ from torch.utils.data import DataLoader, Dataset
 from engine.errors import ConfigError
 from trainer.checkpoint import capture_rng_state, restore_rng_state
 from trainer.config import RunConfig, to_dict
-from trainer.distributed import DistInfo, all_gather_object, barrier, convert_sync_batchnorm, reduce_mean
+from trainer.distributed import (
+    DistInfo,
+    all_gather_object,
+    barrier,
+    convert_sync_batchnorm,
+    reduce_mean,
+    reduce_sum,
+)
 from trainer.losses import pmc_clip_loss
 from trainer.optim import build_optimizer, lr_at, set_lr
 from trainer.sampler import GlobalBatchSampler
@@ -126,6 +133,9 @@ class Trainer:
         self.on_progress = on_progress
         self.on_log = on_log
 
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device_type, dtype=self.autocast_dtype, enabled=self.autocast_enabled)
+
     def _autocast_policy(self, precision: str) -> tuple[torch.dtype, bool]:
         if precision == "fp32":
             return torch.float32, False
@@ -161,7 +171,7 @@ class Trainer:
         input_ids = batch["input_ids"].to(self.device, non_blocking=True)
         labels = batch["mlm_labels"].to(self.device, non_blocking=True)
         loss_cfg = self.cfg.loss
-        with torch.autocast(self.device_type, dtype=self.autocast_dtype, enabled=self.autocast_enabled):
+        with self.autocast():
             outputs = self.model(images, input_ids)
             return pmc_clip_loss(
                 outputs,
@@ -261,7 +271,7 @@ class Trainer:
         self.batch_in_epoch = 0
         steps_run = max(self.steps_per_epoch - first, 1)
         metrics = {f"train_{k}": float(reduce_mean(v)) / steps_run for k, v in sums.items()}
-        total_substituted = int(round(float(reduce_mean(torch.tensor(float(substituted)))) * self.dist.world_size))
+        total_substituted = int(reduce_sum(torch.tensor(substituted, device=self.device)))
         if total_substituted:
             logger.warning(
                 "epoch %d: %d unreadable images were replaced by the next readable pair", epoch + 1, total_substituted

@@ -99,3 +99,11 @@ def test_real_scale_preset_is_the_papers_recipe():
     assert (cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.warmup_steps) == (1e-4, 0.1, 500)
     assert cfg.model == build_config({}).model  # RN50_fusion4 is the default architecture
     assert cfg.model.text.vocab_size == 30522
+
+
+def test_unknown_config_names_the_presets(tmp_path):
+    with pytest.raises(ConfigError, match="tiny-clip"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(tmp_path / "list.yaml")

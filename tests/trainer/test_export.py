@@ -98,3 +98,10 @@ def test_exported_folder_loads_in_the_engine_and_matches_the_trained_model(train
     for key in ("image_to_text_R@1", "image_to_text_R@10", "text_to_image_R@5"):
         assert metrics[key] == pytest.approx(float(last_epoch[f"val_{key}"]), abs=1 / 12 + 1e-9), key
     assert metrics["num_samples"] == 12
+
+
+def test_resume_from_a_run_folder_needs_no_config(trained_run):
+    tmp, _, run_dir = trained_run
+    assert main(["pretrain", "--resume", str(run_dir), "--no-progress", "train.epochs=3"]) == 0
+    assert load_training_checkpoint(run_dir / "latest.pt")["epoch"] == 3
+    assert main(["pretrain", "--resume", "latest", "--no-progress"]) == 2  # which run? --config is needed

@@ -177,3 +177,56 @@ def test_progress_bar_counts_samples_per_epoch(capsys):
     assert bar.bar is None  # closed at the end of each epoch
     err = capsys.readouterr().err
     assert "epoch 1" in err and "epoch 2" in err and "96/96" in err and "loss=1.5" in err
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["amp_bf16", "amp_fp16", "fp32"])
+def test_mixed_precision_training_on_cuda(tmp_path, precision):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from trainer.checkpoint import load_training_checkpoint
+
+    cfg = tiny_run_config(
+        tmp_path,
+        f"train.precision={precision}",
+        "train.device=cuda",
+        "train.epochs=3",
+        "optim.lr=2e-3",
+        "train.grad_checkpointing=true",
+    )
+    result = run_training(cfg, datasets=(RandomPairs(32), RandomPairs(12, seed=1)))
+    losses = [row["train_loss"] for row in result.history]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    payload = load_training_checkpoint(result.run_dir / "latest.pt")
+    assert bool(payload["scaler"]) == (precision == "amp_fp16")  # a grad scaler only for fp16
+
+
+class _FullSizePairs(torch.utils.data.Dataset):
+    """Random 224² images and 77-token captions in PubMedBERT's id range, for the real-scale preset."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(i)
+        ids = torch.randint(5, 30522, (77,), generator=g)
+        ids[0], ids[-1] = 2, 3
+        labels = torch.where(torch.rand(77, generator=g) < 0.15, ids, torch.zeros_like(ids))
+        return {"image": torch.randn(3, 224, 224, generator=g), "input_ids": ids, "mlm_labels": labels}
+
+
+@pytest.mark.slow
+def test_real_scale_preset_takes_a_step_and_saves(tmp_path):
+    """RN50_fusion4 + BERT-base as configured for PMC-OA (≈200M parameters): CPU steps and a checkpoint."""
+    from trainer.checkpoint import load_training_checkpoint
+    from trainer.config import load_config
+
+    cfg = load_config(
+        "pmc-oa-rn50-fusion4",
+        [f"output_dir={tmp_path}", "train.batch_size=2", "train.epochs=1", "train.device=cpu", "data.num_workers=0"],
+    )
+    result = run_training(cfg, datasets=(_FullSizePairs(), None))
+    assert result.steps == 2
+    payload = load_training_checkpoint(result.run_dir / "latest.pt")
+    assert payload["model"]["mlm_projection"].shape == (768, 30522)
+    assert 199e6 < sum(v.numel() for k, v in payload["model"].items() if "running" not in k) < 201e6

@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from pathlib import Path
 
 from tqdm import tqdm
 
+from engine.errors import ConfigError
 from trainer.config import load_config
 from trainer.train import StepProgress
 
@@ -27,7 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--config", help="YAML config file or preset name (tiny, tiny-clip, pmc-oa-rn50-fusion4)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. train.epochs=3 optim.lr=5e-4")
-    parser.add_argument("--resume", metavar="latest|PATH", help="continue from RUN_DIR/latest.pt or a checkpoint")
+    parser.add_argument(
+        "--resume",
+        metavar="latest|PATH",
+        help="continue from the run's latest.pt, a run folder or a checkpoint (without --config: its config.yaml)",
+    )
     parser.add_argument(
         "--init-checkpoint", metavar="FILE", help="start from PMC-CLIP weights (official checkpoint.pt or a folder)"
     )
@@ -58,12 +64,23 @@ class ProgressBar:
             self.bar = None
 
 
+def _config_path(args: argparse.Namespace) -> str | Path:
+    """--config, or, when resuming from a run folder or a checkpoint in one, that run's resolved config.yaml."""
+    if args.config:
+        return args.config
+    if args.resume and args.resume != "latest":
+        folder = Path(args.resume) if Path(args.resume).is_dir() else Path(args.resume).parent
+        if (folder / "config.yaml").is_file():
+            return folder / "config.yaml"
+    raise ConfigError("give --config (a YAML file or a preset), or --resume RUN_DIR to continue a run as configured")
+
+
 def run(args: argparse.Namespace) -> int:
     from trainer.run import run_training
 
     if int(os.environ.get("RANK", "0")) != 0:
         logging.getLogger().setLevel(logging.WARNING)  # only rank 0 talks
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(_config_path(args), args.overrides)
     progress = None if args.no_progress else ProgressBar()
     try:
         result = run_training(cfg, resume=args.resume, init_checkpoint=args.init_checkpoint, on_progress=progress)
