@@ -81,10 +81,15 @@ def load_or_rebuild(
     if index is None:
         logger.info("index %s missing, corrupt or for another model; rebuilding from the catalog", path)
         index = VectorIndex(stamp.dim, space=SPACE)
+        id_chunks, vector_chunks = [], []
         for ids, vectors in iter_figure_vectors(sessions, stamp.dim):
             index.add(ids, vectors)
+            id_chunks.append(ids)
+            vector_chunks.append(vectors)
     if len(index) and how == REBUILT:
-        index.tune_ef(target_recall=0.95)
+        # The vectors we just added are the exact-search reference: reading them back out of hnswlib is ~50x slower.
+        reference = (np.concatenate(id_chunks), np.concatenate(vector_chunks)) if id_chunks else None
+        index.tune_ef(target_recall=0.95, reference=reference)
     if save:
         index.save(path, stamp)
     return index, how

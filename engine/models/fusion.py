@@ -13,10 +13,12 @@ from torch import nn
 
 
 class LayerNormKeepDtype(nn.LayerNorm):
-    """LayerNorm computed in float32 and cast back, so fp16 activations do not lose the statistics."""
+    """LayerNorm computed in float32 and cast back, so fp16/bf16 activations do not lose the statistics."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.float()).to(x.dtype)
+        if x.dtype in (torch.float16, torch.bfloat16):
+            return super().forward(x.float()).to(x.dtype)
+        return super().forward(x)  # float32 and float64 (exactness tests) run as they are
 
 
 class ResidualAttentionBlock(nn.Module):
