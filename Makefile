@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 ## Launch the desktop app on a working library (a demo library is built on first run).
 run: $(STAMP)
-	$(BIN)/pmc-search $(ARGS)
+	$(BIN)/pmc-search --demo-if-empty $(ARGS)
 
 ## The default test suite (fast; what CI runs).
 test: $(STAMP)

@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--selftest", action="store_true", help="open the app offscreen, run a text and an image query, exit"
     )
     parser.add_argument("--screenshot", metavar="PNG", help="with --selftest: save the window to this file")
+    parser.add_argument(
+        "--demo-if-empty",
+        action="store_true",
+        help="when no library exists yet, build and open the bundled demo library (what `make run` does)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_subcommands(subparsers)
     return parser

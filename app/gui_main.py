@@ -66,7 +66,9 @@ def build_window(args=None, controller=None) -> MainWindow:
     spec = demo.demo_model_spec()
     if spec is not None:
         window.on_demo_requested = lambda: start_demo(window, spec)
-    if library_exists(settings.library_dir):
+    if spec is not None and getattr(args, "demo_if_empty", False) and not library_exists(settings.library_dir):
+        start_demo(window, spec)  # a first launch from `make run` lands on a working library
+    elif library_exists(settings.library_dir):
         window.controller.open_library(
             settings.library_dir, settings.model_spec, device=settings.device, offline=settings.offline
         )
