@@ -3,7 +3,7 @@
     python -m bench.encode_throughput --runs 3 --batch 16
 
 Measures, all in one run (random weights, real sizes; the numbers do not depend on the weights' values):
-- fp32 matmul rate (2048×2048) — the CPU's practical fp32 roofline;
+- fp32 matmul rate (2048×2048, timed in the same rounds as the towers) — the CPU's practical fp32 roofline;
 - FLOPs per 224² image of each tower (torch's FlopCounterMode, 2 FLOPs per multiply-add);
 - images/s of our ModifiedResNet-50 (32-head attention pool, 768-d) and of open_clip's RN50 image tower, same
   input batch, warm (one untimed pass first), timed in interleaved rounds, median/min/max over --runs;
@@ -31,6 +31,7 @@ from engine.models.modified_resnet import ModifiedResNet
 from engine.models.pmc_clip import PMCClip, PMCClipConfig
 from engine.models.tokenizer import build_vocab, load_tokenizer, tokenize
 
+MATMUL = "matmul"
 FAST = "PMC-CLIP tower, encoder CPU path"  # fp32, channels_last, BatchNorm folded into the convs
 
 
@@ -59,11 +60,16 @@ def _summary(values: list[float]) -> str:
     return f"median {statistics.median(values):8.2f}  min {min(values):8.2f}  max {max(values):8.2f}"
 
 
-def matmul_gflops(runs: int, size: int = 2048) -> list[float]:
+def matmul_fn(size: int = 2048) -> tuple[Callable[[], object], float]:
+    """A 2048² fp32 matmul and its GFLOP, timed in the same rounds as the towers so it sees the same load."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    flops = 2 * size**3
-    with torch.inference_mode():
-        return [flops / t / 1e9 for t in _timed(lambda: a @ b, max(runs, 5))]
+
+    def multiply():
+        with torch.inference_mode():
+            for _ in range(4):
+                a @ b
+
+    return multiply, 4 * 2 * size**3 / 1e9
 
 
 def gflop_per_image(tower: torch.nn.Module, image_size: int = 224) -> float:
@@ -76,9 +82,10 @@ def gflop_per_image(tower: torch.nn.Module, image_size: int = 224) -> float:
 
 
 def interleaved_images_per_second(
-    candidates: dict[str, tuple[Callable[[], object], int]], runs: int
+    candidates: dict[str, tuple[Callable[[], object], float]], runs: int
 ) -> dict[str, list[float]]:
-    """Time each candidate once per round, round after round, so load from other processes hits all alike."""
+    """Work units per second (images, or GFLOP for the matmul) of each candidate, timed once per round, round
+    after round, so load from other processes hits all of them alike."""
     for fn, _ in candidates.values():
         fn()  # warm-up
     rates: dict[str, list[float]] = {name: [] for name in candidates}
@@ -145,9 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before the run (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"setup: CPU, batch {args.batch}, 224x224, warm (1 untimed pass), {args.runs} timed runs, random weights")
 
-    gflops = matmul_gflops(args.runs)
-    print(f"fp32 matmul 2048^2 GFLOP/s:           {_summary(gflops)}")
-
     torch.manual_seed(0)
     config = PMCClipConfig()
 
@@ -171,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     batch_cl = batch.contiguous(memory_format=torch.channels_last)
     rates = interleaved_images_per_second(
         {
+            MATMUL: matmul_fn(),
             "open_clip RN50 tower, fp32 (baseline)": (forward_fn(reference, batch), args.batch),
             "PMC-CLIP tower, fp32": (forward_fn(ours, batch), args.batch),
             "PMC-CLIP tower, fp32 channels_last": (forward_fn(ours_cl, batch_cl), args.batch),
@@ -179,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         args.runs,
     )
+    gflops = rates.pop(MATMUL)
+    print(f"fp32 matmul 2048^2, GFLOP/s                {_summary(gflops)}")
     for name, values in rates.items():
         print(f"images/s {name:38s} {_summary(values)}")
     baseline = statistics.median(rates["open_clip RN50 tower, fp32 (baseline)"])
