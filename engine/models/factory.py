@@ -199,8 +199,9 @@ def create_encoder(
         # GPUs run both towers under bf16/fp16 autocast. On the CPU the image tower uses channels_last (plus the
         # BN folding every encoder does): faster than contiguous fp32 at cosine ≥0.9999999. Where the CPU has
         # native bf16 instructions the image tower also runs under bf16 autocast (measured ~1.5x faster again,
-        # cosine 0.99995 to fp32 — the same numerics the GPU path uses); BERT stays fp32 there, because its
-        # matrix products are not faster in bf16 without AMX. See bench/encode_throughput.py.
+        # cosine 0.9999 to fp32 — the same numerics the GPU path uses). BERT stays fp32: bf16 matrix products
+        # are slower than fp32 on AVX-512 CPUs without AMX (design/benchmarks.md), and our own text timings
+        # were too noisy to show a gain. See bench/encode_throughput.py.
         "autocast_dtype": choice.autocast_dtype if on_gpu else None,
         "image_autocast_dtype": None if on_gpu or not _use_cpu_bf16(cpu_bf16) else "bf16",
         "channels_last": not on_gpu,
