@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from engine.errors import ImageDecodeError
 
@@ -29,6 +29,7 @@ DICOM_EXTENSIONS: frozenset[str] = frozenset({".dcm", ".dicom"})
 
 _DICOM_MAGIC_OFFSET = 128
 _DICOM_MAGIC = b"DICM"
+_EXIF_ORIENTATION = 0x0112
 
 
 def _max_pixels() -> int:
@@ -98,7 +99,9 @@ def _decode_pillow(handle: BinaryIO, name: str) -> Image.Image:
             # Multi-page TIFFs and animated GIF/WebP: the first page/frame is the figure.
             first = next(iter(ImageSequence.Iterator(img)))
             first.load()
-            return _to_rgb(first)
+            # Phone photos (clinical photographs) store their rotation in EXIF; show them upright.
+            upright = ImageOps.exif_transpose(first) if first.getexif().get(_EXIF_ORIENTATION, 1) != 1 else first
+            return _to_rgb(upright)
     except ImageDecodeError:
         raise
     except Image.DecompressionBombError as e:

@@ -98,9 +98,10 @@ def generate_synthetic(
     kinds: Counter[str] = Counter()
     captions: list[str] = []
     tmp_paths = {split: out_dir / f".{split}.jsonl.tmp" for split in ("train", "valid")}
-    with tmp_paths["train"].open("w", encoding="utf-8") as train_f, tmp_paths["valid"].open(
-        "w", encoding="utf-8"
-    ) as valid_f:
+    with (
+        tmp_paths["train"].open("w", encoding="utf-8") as train_f,
+        tmp_paths["valid"].open("w", encoding="utf-8") as valid_f,
+    ):
         for i in range(config.n):
             pair = make_pair(i, config.seed, config.image_size)
             # compress_level 3: a third of the default's time for PNGs a few percent larger

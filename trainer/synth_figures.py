@@ -31,8 +31,25 @@ FLUOR_COLOURS: dict[str, Rgb] = {
     "magenta": (255, 60, 230),
     "yellow": (250, 240, 60),
 }
-NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                "twelve", "thirteen", "fourteen", "fifteen", "sixteen"]
+NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+]
 FILLERS = [
     "Data are representative of three independent experiments.",
     "Error bars indicate standard deviation.",
@@ -100,12 +117,15 @@ def bar_chart(rng: np.random.Generator, s: int) -> tuple[Image.Image, str]:
             draw.rectangle([x0 + a, y1 - h * (y1 - y0), x0 + b, y1 - 1], fill=fill)
     orient = "horizontal" if horizontal else "vertical"
     c = count_phrase(rng, n)
-    caption = pick(rng, [
-        f"bar chart with {c} {colour} {orient} bars",
-        f"{orient} bar graph showing {c} {colour} bars comparing treatment groups",
-        f"{colour} bars ({c} groups) in a {orient} bar plot of mean expression",
-        f"quantification shown as a {orient} bar chart of {c} {colour} columns",
-    ])
+    caption = pick(
+        rng,
+        [
+            f"bar chart with {c} {colour} {orient} bars",
+            f"{orient} bar graph showing {c} {colour} bars comparing treatment groups",
+            f"{colour} bars ({c} groups) in a {orient} bar plot of mean expression",
+            f"quantification shown as a {orient} bar chart of {c} {colour} columns",
+        ],
+    )
     return add_noise(image, rng, 3), with_filler(rng, caption)
 
 
@@ -127,11 +147,14 @@ def line_plot(rng: np.random.Generator, s: int) -> tuple[Image.Image, str]:
     draw.line(points, fill=PLOT_COLOURS[colour], width=max(1, s // 40))
     noun = pick(rng, ["line graph", "line plot", "time-course plot", "curve"])
     article = "an" if trend[0] in "aeiou" else "a"
-    caption = pick(rng, [
-        f"{noun} of {article} {trend} {colour} trace over time",
-        f"{noun} showing {'an' if colour[0] in 'aeiou' else 'a'} {colour} line with {article} {trend} trend",
-        f"{colour} {noun} with {trend} signal during follow-up",
-    ])
+    caption = pick(
+        rng,
+        [
+            f"{noun} of {article} {trend} {colour} trace over time",
+            f"{noun} showing {'an' if colour[0] in 'aeiou' else 'a'} {colour} line with {article} {trend} trend",
+            f"{colour} {noun} with {trend} signal during follow-up",
+        ],
+    )
     return add_noise(image, rng, 3), with_filler(rng, caption)
 
 
@@ -149,11 +172,14 @@ def scatter_plot(rng: np.random.Generator, s: int) -> tuple[Image.Image, str]:
         cx, cy = x0 + xi * (x1 - x0), y1 - yi * (y1 - y0)
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=PLOT_COLOURS[colour])
     corr = "no correlation" if relation == "no" else f"a {relation} correlation"
-    caption = pick(rng, [
-        f"scatter plot of {colour} points showing {corr}",
-        f"{colour} dots in a scatter plot with {corr} between the two markers",
-        f"correlation analysis: scatter plot with {corr}, {colour} symbols",
-    ])
+    caption = pick(
+        rng,
+        [
+            f"scatter plot of {colour} points showing {corr}",
+            f"{colour} dots in a scatter plot with {corr} between the two markers",
+            f"correlation analysis: scatter plot with {corr}, {colour} symbols",
+        ],
+    )
     return add_noise(image, rng, 3), with_filler(rng, caption)
 
 
@@ -172,11 +198,14 @@ def pie_chart(rng: np.random.Generator, s: int) -> tuple[Image.Image, str]:
         draw.pieslice(box, start, end, fill=PLOT_COLOURS[names[k]], outline=(255, 255, 255))
         start = end
     c = count_phrase(rng, n)
-    caption = pick(rng, [
-        f"pie chart with {c} segments, the largest in {biggest}",
-        f"proportions shown as a pie chart of {c} categories; {biggest} is the largest share",
-        f"distribution of cases: pie chart with {c} slices, mostly {biggest}",
-    ])
+    caption = pick(
+        rng,
+        [
+            f"pie chart with {c} segments, the largest in {biggest}",
+            f"proportions shown as a pie chart of {c} categories; {biggest} is the largest share",
+            f"distribution of cases: pie chart with {c} slices, mostly {biggest}",
+        ],
+    )
     return add_noise(image, rng, 2), with_filler(rng, caption)
 
 
@@ -187,11 +216,19 @@ def he_micrograph(rng: np.random.Generator, s: int) -> tuple[Image.Image, str]:
     draw = ImageDraw.Draw(image)
     for _ in range(25):  # eosin-pink stroma fibres
         x, y = rng.uniform(0, s, 2)
-        draw.line([(x, y), (x + rng.uniform(-0.3, 0.3) * s, y + rng.uniform(-0.1, 0.1) * s)],
-                  fill=jitter(rng, (220, 120, 170), 20), width=max(1, s // 60))
+        draw.line(
+            [(x, y), (x + rng.uniform(-0.3, 0.3) * s, y + rng.uniform(-0.1, 0.1) * s)],
+            fill=jitter(rng, (220, 120, 170), 20),
+            width=max(1, s // 60),
+        )
     region = pick(rng, ["upper left", "upper right", "lower left", "lower right", "centre"])
-    cx, cy = {"upper left": (0.25, 0.25), "upper right": (0.75, 0.25), "lower left": (0.25, 0.75),
-              "lower right": (0.75, 0.75), "centre": (0.5, 0.5)}[region]
+    cx, cy = {
+        "upper left": (0.25, 0.25),
+        "upper right": (0.75, 0.25),
+        "lower left": (0.25, 0.75),
+        "lower right": (0.75, 0.75),
+        "centre": (0.5, 0.5),
+    }[region]
     for i in range(n):
         if i < n // 3:  # a cluster of larger, darker (atypical) nuclei in the named region
             x, y = rng.normal(cx, 0.08, 2) * s
@@ -201,11 +238,14 @@ def he_micrograph(rng: np.random.Generator, s: int) -> tuple[Image.Image, str]:
             r, fill = rng.uniform(0.015, 0.03) * s, jitter(rng, (120, 50, 160), 20)
         draw.ellipse([x - r, y - r * rng.uniform(0.7, 1.0), x + r, y + r], fill=fill)
     image = image.filter(ImageFilter.GaussianBlur(radius=max(0.5, s / 200)))
-    caption = pick(rng, [
-        f"H&E stained section with {density} nuclei and a cluster of atypical cells in the {region}",
-        f"histology (hematoxylin and eosin) showing {density} cellularity; atypical nuclei in the {region}",
-        f"photomicrograph of H&E tissue, {density} nuclear density, tumour focus at {region}",
-    ])
+    caption = pick(
+        rng,
+        [
+            f"H&E stained section with {density} nuclei and a cluster of atypical cells in the {region}",
+            f"histology (hematoxylin and eosin) showing {density} cellularity; atypical nuclei in the {region}",
+            f"photomicrograph of H&E tissue, {density} nuclear density, tumour focus at {region}",
+        ],
+    )
     return add_noise(image, rng, 5), with_filler(rng, caption)
 
 
@@ -227,16 +267,22 @@ def fluorescence_micrograph(rng: np.random.Generator, s: int) -> tuple[Image.Ima
         draw.ellipse([x * s - r, y * s - r, x * s + r, y * s + r], fill=jitter(rng, FLUOR_COLOURS[colour], 25))
     image = image.filter(ImageFilter.GaussianBlur(radius=max(0.6, s / 120)))
     c = count_phrase(rng, n)
-    caption = pick(rng, [
-        f"fluorescence micrograph with {c} {colour} cells",
-        f"immunofluorescence image showing {c} {colour}-labelled nuclei on a dark background",
-        f"confocal microscopy: {c} {colour} fluorescent cells",
-    ])
+    caption = pick(
+        rng,
+        [
+            f"fluorescence micrograph with {c} {colour} cells",
+            f"immunofluorescence image showing {c} {colour}-labelled nuclei on a dark background",
+            f"confocal microscopy: {c} {colour} fluorescent cells",
+        ],
+    )
     return add_noise(image, rng, 4), with_filler(rng, caption)
 
 
 LOBES = {  # radiological convention: the patient's left is on the image's right
-    "upper right": (0.33, 0.35), "upper left": (0.67, 0.35), "lower right": (0.33, 0.65), "lower left": (0.67, 0.65),
+    "upper right": (0.33, 0.35),
+    "upper left": (0.67, 0.35),
+    "lower right": (0.33, 0.65),
+    "lower left": (0.67, 0.65),
 }
 
 
@@ -258,17 +304,23 @@ def chest_radiograph(rng: np.random.Generator, s: int) -> tuple[Image.Image, str
         r = (0.04 if size == "small" else 0.08) * s
         x, y = cx * s + rng.normal(0, 0.02 * s), cy * s + rng.normal(0, 0.02 * s)
         draw.ellipse([x - r, y - r, x + r, y + r], fill=int(rng.integers(210, 250)))
-        caption = pick(rng, [
-            f"grayscale chest radiograph showing a {size} bright lesion in the {lobe} lobe",
-            f"chest X-ray with a {size} opacity in the {lobe} lung",
-            f"frontal chest film: {size} nodule projecting over the {lobe} lobe",
-        ])
+        caption = pick(
+            rng,
+            [
+                f"grayscale chest radiograph showing a {size} bright lesion in the {lobe} lobe",
+                f"chest X-ray with a {size} opacity in the {lobe} lung",
+                f"frontal chest film: {size} nodule projecting over the {lobe} lobe",
+            ],
+        )
     else:
-        caption = pick(rng, [
-            "grayscale chest radiograph with clear lungs and no focal lesion",
-            "normal chest X-ray without opacity",
-            "frontal chest film showing no nodule",
-        ])
+        caption = pick(
+            rng,
+            [
+                "grayscale chest radiograph with clear lungs and no focal lesion",
+                "normal chest X-ray without opacity",
+                "frontal chest film showing no nodule",
+            ],
+        )
     image = image.filter(ImageFilter.GaussianBlur(radius=max(0.8, s / 80)))
     return add_noise(image, rng, 6).convert("RGB"), with_filler(rng, caption)
 
@@ -290,17 +342,23 @@ def bone_radiograph(rng: np.random.Generator, s: int) -> tuple[Image.Image, str]
         draw.line([tuple(c - n), tuple(c + n + d * 0.02 * s)], fill=20, width=max(2, s // 30))
     image = image.filter(ImageFilter.GaussianBlur(radius=max(0.6, s / 120)))
     if fractured:
-        caption = pick(rng, [
-            f"radiograph of a long bone in {orientation} position with a transverse fracture",
-            f"X-ray showing a fractured {orientation} long bone",
-            f"plain film: {orientation} shaft with a fracture line",
-        ])
+        caption = pick(
+            rng,
+            [
+                f"radiograph of a long bone in {orientation} position with a transverse fracture",
+                f"X-ray showing a fractured {orientation} long bone",
+                f"plain film: {orientation} shaft with a fracture line",
+            ],
+        )
     else:
-        caption = pick(rng, [
-            f"radiograph of an intact long bone in {orientation} position",
-            f"X-ray of a {orientation} long bone without fracture",
-            f"plain film: {orientation} shaft, no fracture",
-        ])
+        caption = pick(
+            rng,
+            [
+                f"radiograph of an intact long bone in {orientation} position",
+                f"X-ray of a {orientation} long bone without fracture",
+                f"plain film: {orientation} shaft, no fracture",
+            ],
+        )
     return add_noise(image, rng, 5).convert("RGB"), with_filler(rng, caption)
 
 
@@ -323,11 +381,14 @@ def gel_electrophoresis(rng: np.random.Generator, s: int) -> tuple[Image.Image, 
     image = image.filter(ImageFilter.GaussianBlur(radius=max(0.5, s / 150)))
     kind = "western blot" if inverted else "agarose gel"
     c = count_phrase(rng, lanes)
-    caption = pick(rng, [
-        f"{kind} with {c} lanes; the strongest band is in lane {strongest}",
-        f"{kind} electrophoresis of {c} samples, lane {strongest} shows the most intense band",
-        f"representative {kind} ({c} lanes) with highest expression in lane {strongest}",
-    ])
+    caption = pick(
+        rng,
+        [
+            f"{kind} with {c} lanes; the strongest band is in lane {strongest}",
+            f"{kind} electrophoresis of {c} samples, lane {strongest} shows the most intense band",
+            f"representative {kind} ({c} lanes) with highest expression in lane {strongest}",
+        ],
+    )
     return add_noise(image, rng, 4).convert("RGB"), with_filler(rng, caption)
 
 
@@ -344,15 +405,18 @@ def ecg_trace(rng: np.random.Generator, s: int) -> tuple[Image.Image, str]:
         draw.line([(0, g), (s, g)], fill=(245, 190, 190), width=1)
     t = np.linspace(0, 1, 6 * s)
     phase = (t * beats + rng.uniform(0, 1)) % 1.0
-    signal = 0.9 * np.exp(-((phase - 0.5) / 0.012) ** 2) - 0.15 * np.exp(-((phase - 0.53) / 0.015) ** 2)
-    signal += 0.12 * np.exp(-((phase - 0.8) / 0.05) ** 2) + 0.08 * np.exp(-((phase - 0.3) / 0.03) ** 2)
+    signal = 0.9 * np.exp(-(((phase - 0.5) / 0.012) ** 2)) - 0.15 * np.exp(-(((phase - 0.53) / 0.015) ** 2))
+    signal += 0.12 * np.exp(-(((phase - 0.8) / 0.05) ** 2)) + 0.08 * np.exp(-(((phase - 0.3) / 0.03) ** 2))
     y = 0.62 - 0.45 * signal + rng.normal(0, 0.004, t.shape)
     draw.line(list(zip(t * s, y * s, strict=True)), fill=PLOT_COLOURS[colour], width=max(1, s // 80))
-    caption = pick(rng, [
-        f"ECG strip showing {rhythm}, {colour} trace",
-        f"electrocardiogram with {rhythm} ({beats} QRS complexes)",
-        f"{colour} electrocardiographic tracing consistent with {rhythm}",
-    ])
+    caption = pick(
+        rng,
+        [
+            f"ECG strip showing {rhythm}, {colour} trace",
+            f"electrocardiogram with {rhythm} ({beats} QRS complexes)",
+            f"{colour} electrocardiographic tracing consistent with {rhythm}",
+        ],
+    )
     return image, with_filler(rng, caption)
 
 
@@ -385,11 +449,14 @@ def flow_diagram(rng: np.random.Generator, s: int) -> tuple[Image.Image, str]:
                 draw.polygon([(x1 - 0.03 * s, y - 0.03 * s), (x1 - 0.03 * s, y + 0.03 * s), (x1, y)], fill=(30, 30, 30))
     direction = "top to bottom" if vertical else "left to right"
     c = count_phrase(rng, n)
-    caption = pick(rng, [
-        f"flow diagram with {c} {colour} boxes connected by arrows from {direction}",
-        f"study flowchart: {c} {colour} steps arranged {direction}",
-        f"schematic workflow of {c} stages ({colour} boxes, {direction})",
-    ])
+    caption = pick(
+        rng,
+        [
+            f"flow diagram with {c} {colour} boxes connected by arrows from {direction}",
+            f"study flowchart: {c} {colour} steps arranged {direction}",
+            f"schematic workflow of {c} stages ({colour} boxes, {direction})",
+        ],
+    )
     return image, with_filler(rng, caption)
 
 

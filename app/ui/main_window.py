@@ -1,45 +1,420 @@
-"""The main window: search field on top, results in the middle, status bar with device and library."""
+"""The main window: search bar on top, library + filters on the left, results grid, detail pane on the right.
+
+It only wires widgets to the AppController; everything slow happens in the controller's workers.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QLineEdit, QMainWindow, QToolBar, QVBoxLayout, QWidget
+import dataclasses
+import html
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.controller import QueryImage, SearchState
+from app.settings import AppSettings, save_settings
+from app.ui import actions as window_actions
+from app.ui.app_controller import AppController
+from app.ui.detail_pane import DetailPaneWidget
+from app.ui.filters_panel import FiltersWidget
+from app.ui.image_drop import ImageDropMixin
+from app.ui.library_panel import LibraryPanelWidget
+from app.ui.model_download import ModelDownloadDialog, offline_message
+from app.ui.notice import NoticeBanner
+from app.ui.results_model import RESULT_ROLE, ResultsListModel, display_label
+from app.ui.results_view import ResultsGridView
+from app.ui.search_bar import SearchBarWidget
+from app.ui.thumbnails import ThumbnailCache
+
+logger = logging.getLogger(__name__)
 
 PRODUCT_NAME = "PMC Figure Search"
+PAGE_EMPTY, PAGE_MESSAGE, PAGE_RESULTS = range(3)
 
 
-class MainWindow(QMainWindow):
-    def __init__(self, parent: QWidget | None = None):
+class MainWindow(ImageDropMixin, QMainWindow):
+    def __init__(self, controller: AppController | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(PRODUCT_NAME)
+        self.setObjectName("mainWindow")
         self.resize(1280, 800)
+        self.setAcceptDrops(True)
+        self.controller = controller or AppController(parent=self)
+        self.library_info = None
+        self.last_page = None
+        self.on_demo_requested = None  # set by gui_main when a demo library can be built
+        self.settings = AppSettings()
+        self._download_dialog: ModelDownloadDialog | None = None
 
-        self.search_field = QLineEdit(placeholderText="Search figures: e.g. “CT of a pneumothorax with chest tube”")
-        self.search_field.setClearButtonEnabled(True)
-        self.search_field.setObjectName("searchField")
+        self.add_folder_action = QAction("Add folder…", self, toolTip="Index every image in a folder (and below)")
+        self.import_pmc_action = QAction(
+            "Import PMC articles…", self, toolTip="Index figures of PMC article packages (.tar.gz) or .nxml files"
+        )
+        self.import_pmc_folder_action = QAction("Import PMC article folder…", self)
+        for action in (self.add_folder_action, self.import_pmc_action):
+            action.setIconText(action.text())  # tool buttons would otherwise drop the "…" that promises a dialog
+        self.settings_action = QAction("Settings…", self)
+
+        self.search_bar = SearchBarWidget()
+        self.search_field = self.search_bar.field
+        self.search_field.installEventFilter(self)
+
+        self.thumbnails = ThumbnailCache(parent=self)
+        self.results_model = ResultsListModel(self.thumbnails, self)
+        self.grid = ResultsGridView()
+        self.grid.setModel(self.results_model)
+        self.grid.open_requested.connect(self.open_detail)
+        self.grid.selectionModel().currentChanged.connect(self._on_current_changed)
 
         self.empty_state = QLabel(
             f"<h1>{PRODUCT_NAME}</h1>"
+            "<p>Find figures from PubMed Central articles and your own image folders by describing them "
+            "(“MRI of a meningioma”) or by dropping an image.</p>"
             "<p>Your library is empty. Add a folder of images or import PubMed Central articles to start searching.</p>"
         )
         self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_state.setWordWrap(True)
         self.empty_state.setObjectName("emptyState")
+        self.empty_state.setMaximumWidth(680)
+        self.demo_button = QPushButton("Try the demo library")
+        self.demo_button.setObjectName("demoButton")
+        self.demo_button.clicked.connect(lambda: self.on_demo_requested and self.on_demo_requested())
+        self.demo_button.hide()
+        empty_page = self._empty_page()
 
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addWidget(self.search_field)
-        layout.addWidget(self.empty_state, 1)
-        self.setCentralWidget(central)
+        self.message = QLabel()
+        self.message.setObjectName("pageMessage")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(empty_page)
+        self.pages.addWidget(self.message)
+        self.pages.addWidget(self.grid)
+        self.notice = NoticeBanner()
 
-        self.add_folder_action = QAction("Add folder…", self)
-        self.import_pmc_action = QAction("Import PMC articles…", self)
-        focus_search = QAction("Focus search", self, shortcut=QKeySequence("Ctrl+L"))
-        focus_search.triggered.connect(self.search_field.setFocus)
-        self.addAction(focus_search)
-        toolbar = QToolBar("Library", self)
-        toolbar.addAction(self.add_folder_action)
-        toolbar.addAction(self.import_pmc_action)
+        center = QWidget()
+        center_layout = QVBoxLayout(center)
+        center_layout.setContentsMargins(0, 0, 0, 0)
+        center_layout.addWidget(self.notice)
+        center_layout.addWidget(self.pages, 1)
+
+        self.library_panel = LibraryPanelWidget(self.add_folder_action, self.import_pmc_action)
+        self.filters = FiltersWidget()
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.library_panel)
+        left.addWidget(self.filters)
+        left.setStretchFactor(0, 1)
+        self.detail = DetailPaneWidget()
+        self.detail.hide()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(center)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([300, 980, 0])
+        self.splitter.setChildrenCollapsible(False)
+        left.setMinimumWidth(250)
+        self.detail.setMinimumWidth(340)
+        self.setCentralWidget(self.splitter)
+
+        toolbar = QToolBar("Search", self)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(self.search_bar)
+        toolbar.addSeparator()
+        import_menu = QMenu(self)
+        import_menu.addAction(self.import_pmc_folder_action)
+        self.import_pmc_action.setMenu(import_menu)
+        toolbar.addAction(self.settings_action)
         self.addToolBar(toolbar)
-        self.statusBar().showMessage("No library open")
+
+        self.device_label = QLabel("Device: not loaded")
+        self.device_label.setObjectName("deviceLabel")
+        self.library_label = QLabel("No library open")
+        self.library_label.setObjectName("libraryLabel")
+        self.statusBar().addPermanentWidget(self.library_label)  # permanent: messages never cover it
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.statusBar().showMessage("Ready")
+
+        window_actions.install_shortcuts(self)
+        self._connect()
+        self._show_library_state()
+
+    def _empty_page(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        # Centred by stretches, not an alignment flag: with a flag the layout ignores the wrapped text's height.
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.empty_state, 100)
+        row.addStretch(1)
+        layout.addLayout(row)
+        for action in (self.add_folder_action, self.import_pmc_action):
+            button = QPushButton(action.text())
+            button.setObjectName("emptyStateButton")
+            button.clicked.connect(action.trigger)
+            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+        return page
+
+    # ---------------------------------------------------------------------------------------- wiring
+    def _connect(self) -> None:
+        c = self.controller
+        self.search_bar.query_changed.connect(self.update_query)
+        self.filters.changed.connect(self.update_query)
+        c.library_opening.connect(self._on_library_opening)
+        c.library_opened.connect(self._on_library_opened)
+        c.library_failed.connect(self._close_download_dialog)
+        c.library_failed.connect(self._show_library_state)
+        c.library_closed.connect(self._on_library_closed)
+        c.results_ready.connect(self._on_results)
+        c.searching_changed.connect(self._on_searching)
+        c.collections_changed.connect(self._on_collections)
+        c.facets_changed.connect(self.filters.set_facets)
+        c.error.connect(lambda text: self.notice.show_message(html.escape(text), "error"))
+        c.library_locked.connect(self._on_library_locked)
+        c.model_offline.connect(self._on_model_offline)
+        c.model_progress.connect(self._on_model_progress)
+        c.ingest_running_changed.connect(self.library_panel.indexing.set_running)
+        c.ingest_source_started.connect(self.library_panel.indexing.start_source)
+        c.ingest_progress.connect(self.library_panel.indexing.show_progress)
+        c.ingest_finished.connect(self.library_panel.indexing.show_report)
+        c.ingest_paused_changed.connect(self.library_panel.indexing.set_paused)
+        self.library_panel.indexing.pause_toggled.connect(
+            lambda paused: c.pause_ingest() if paused else c.resume_ingest()
+        )
+        self.library_panel.indexing.cancel_requested.connect(c.cancel_ingest)
+        self.library_panel.remove_requested.connect(self._remove_collection)
+        self.add_folder_action.triggered.connect(self._add_folder)
+        self.import_pmc_action.triggered.connect(self._import_pmc_files)
+        self.import_pmc_folder_action.triggered.connect(self._import_pmc_folder)
+        self.settings_action.triggered.connect(lambda: window_actions.open_settings(self))
+        self.detail.find_similar_requested.connect(self.find_similar)
+        self.detail.copy_image_requested.connect(lambda r: window_actions.copy_figure(self, r))
+        self.detail.export_requested.connect(lambda r, kind: window_actions.export_citation(self, r, kind))
+        self.detail.close_requested.connect(self.detail.hide)
+
+    # ---------------------------------------------------------------------------------------- query
+    def update_query(self) -> None:
+        state = SearchState(
+            text=self.search_bar.text,
+            image=self.search_bar.image,
+            filters=self.filters.filters(),
+            min_score=self.filters.min_score(),
+            sort=self.filters.sort_order(),
+        )
+        self.controller.set_state(state)
+        if state.is_empty:
+            self._show_library_state()
+
+    def set_query_image(self, image: QueryImage) -> None:
+        self.notice.hide()
+        self.search_bar.set_image(image)
+
+    def find_similar(self, result) -> None:
+        self.set_query_image(QueryImage(label=f"Similar to {display_label(result)}", path=Path(result.image_path)))
+
+    def clear_query(self) -> None:
+        self.search_bar.clear()
+        self.search_field.setFocus()
+
+    def _on_searching(self, searching: bool) -> None:
+        if searching:
+            self.statusBar().showMessage("Searching…")
+
+    def _on_results(self, request_id: int, page) -> None:
+        if page is None:
+            self.results_model.set_results([])
+            self._show_library_state()
+            return
+        self.results_model.set_results(page.results)
+        n = len(page.results)
+        capped = " (the best matches; refine the query to see others)" if n >= self.controller.state.limit else ""
+        self.statusBar().showMessage(f"{n:,} figure(s) in {page.elapsed_ms:.0f} ms{capped}", 8000)
+        if n:
+            self._set_page(PAGE_RESULTS)
+            self.grid.setCurrentIndex(self.results_model.index(0))
+        else:
+            self.message.setText(
+                "<h2>No figures match</h2><p>Try other words, lower the minimum similarity, "
+                "or clear the filters on the left.</p>"
+            )
+            self._set_page(PAGE_MESSAGE)
+
+    def _set_page(self, page: int) -> None:
+        self.last_page = page
+        self.pages.setCurrentIndex(page)
+
+    def _show_library_state(self) -> None:
+        info = self.library_info
+        if info is None or info.figures == 0:
+            self.demo_button.setVisible(self.on_demo_requested is not None and info is None)
+            self._set_page(PAGE_EMPTY)
+            return
+        self.message.setText(
+            f"<h2>Search {info.figures:,} figures</h2>"
+            "<p>Type what you are looking for — a finding, a modality, a stain — or drop an image "
+            "(PNG, JPEG, TIFF, DICOM) anywhere on this window to find figures that look like it.</p>"
+            "<p style='color:#56606e'>Ctrl+L search · arrows move · Enter opens · Ctrl+C copies · Esc clears</p>"
+        )
+        self._set_page(PAGE_MESSAGE)
+
+    # ---------------------------------------------------------------------------------------- detail
+    def open_detail(self, index: QModelIndex | None = None) -> None:
+        index = index if index is not None and index.isValid() else self.grid.currentIndex()
+        result = index.data(RESULT_ROLE) if index.isValid() else None
+        if result is None:
+            return
+        self.detail.show_result(result, self.search_bar.text)
+        if not self.detail.isVisible():
+            self.detail.show()
+            total = sum(self.splitter.sizes())
+            self.splitter.setSizes([280, max(400, total - 280 - 440), 440])
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self.detail.isVisible() and current.isValid():
+            self.open_detail(current)
+
+    def current_result(self):
+        index = self.grid.currentIndex()
+        return index.data(RESULT_ROLE) if index.isValid() else None
+
+    # ---------------------------------------------------------------------------------------- library
+    def _on_library_opened(self, info) -> None:
+        self.library_info = info
+        library = self.controller.library
+        encoder = getattr(library, "encoder", None)
+        device = info.device or getattr(encoder, "device", None) or "?"
+        reason = info.device_reason or getattr(encoder, "device_reason", None) or ""
+        self.device_label.setText(f"Device: {device}" + (f" — {reason}" if reason else ""))
+        self.device_label.setToolTip(reason)
+        self.statusBar().showMessage(f"Library {info.path} · model {info.model_id}", 10_000)
+        self.library_panel.summary.setText(f"{info.figures:,} figures · {info.path}")
+        self.library_label.setText(f"Library: {info.path}")
+        read_only = " (read-only)" if getattr(library, "read_only", False) else ""
+        self.setWindowTitle(f"{PRODUCT_NAME} — {Path(info.path).name}{read_only}")
+        self._close_download_dialog()
+        if not getattr(library, "read_only", False) and str(info.path) != str(self.settings.library_dir):
+            self.settings = self.settings.with_changes(library_path=str(info.path))
+            save_settings(self.settings)  # the last library opens again next time
+        writable = not getattr(library, "read_only", False)
+        for action in (self.add_folder_action, self.import_pmc_action, self.import_pmc_folder_action):
+            action.setEnabled(writable)
+        self.library_panel.remove_button.setVisible(writable)
+        if self.search_bar.image is None and not self.search_bar.text:
+            self._show_library_state()
+
+    def _on_library_opening(self, path: str) -> None:
+        self.statusBar().showMessage(f"Opening library {path} …")
+        self.message.setText(
+            "<h2>Opening the library…</h2><p>Loading the search model. The first time, its weights are "
+            "downloaded (about 600 MB); afterwards this takes a few seconds.</p>"
+        )
+        self._set_page(PAGE_MESSAGE)
+
+    def _on_library_closed(self) -> None:
+        self.library_info = None
+        self.library_label.setText("No library open")
+        self.setWindowTitle(PRODUCT_NAME)
+        self.results_model.set_results([])
+        self._show_library_state()
+
+    def _on_collections(self, collections) -> None:
+        self.library_panel.set_collections(collections)
+        self.filters.set_collections(collections)
+        if self.library_info is not None:
+            figures = sum(c.figures for c in collections)
+            self.library_info = dataclasses.replace(self.library_info, figures=figures, collections=tuple(collections))
+            if self.search_bar.image is None and not self.search_bar.text.strip():
+                self._show_library_state()
+
+    def _add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of figures")
+        if folder:
+            self.add_sources([Path(folder)], "folder")
+
+    def _import_pmc_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Import PMC articles", "", "PMC articles (*.tar.gz *.tgz *.nxml *.xml);;All files (*)"
+        )
+        if files:
+            self.add_sources([Path(f) for f in files], "auto")
+
+    def _import_pmc_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import a PMC article folder (or a folder of packages)")
+        if folder:
+            self.add_sources([Path(folder)], "auto")
+
+    def add_sources(self, sources: list[Path], kind: str) -> None:
+        if self.controller.library is None:
+            window_actions.create_library_then(self, lambda: self.controller.add_sources(sources, kind))
+            return
+        self.controller.add_sources(sources, kind)
+
+    def _remove_collection(self, collection_id: int) -> None:
+        if window_actions.confirm(self, "Remove this collection from the library? The files on disk stay."):
+            self.controller.remove_collection(collection_id)
+
+    def _on_library_locked(self, path: str) -> None:
+        window_actions.offer_read_only(self, path)
+
+    def _on_model_offline(self, message: str) -> None:
+        self._close_download_dialog()
+        self.notice.show_message(offline_message(message), "error")
+
+    def _on_model_progress(self, progress) -> None:
+        if self._download_dialog is None:
+            self._download_dialog = ModelDownloadDialog(self)
+        self._download_dialog.show_progress(progress)
+
+    def _close_download_dialog(self) -> None:
+        if self._download_dialog is not None:
+            self._download_dialog.close()
+            self._download_dialog = None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.search_field and event.type() == QEvent.Type.KeyPress:
+            if event.matches(QKeySequence.StandardKey.Paste) and self.paste_image():
+                return True  # an image on the clipboard becomes the query image instead of text
+            if event.key() == Qt.Key.Key_Escape:
+                self.clear_query()
+                return True
+            if event.matches(QKeySequence.StandardKey.Copy) and not self.search_field.hasSelectedText():
+                window_actions.copy_figure(self, self.current_result())  # nothing to copy as text: the figure
+                return True
+            if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) and self.results_model.rowCount():
+                self.grid.setFocus()  # arrows move from the field into the results
+                return True
+        return super().eventFilter(watched, event)
+
+    # ---------------------------------------------------------------------------------------- lifetime
+    def closeEvent(self, event: QCloseEvent) -> None:
+        window_actions.remember_window(self)
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        self.thumbnails.shutdown()
+        self.detail._images.shutdown()
+        self.controller.shutdown()
+        app = QApplication.instance()
+        if app is not None:
+            app.processEvents()

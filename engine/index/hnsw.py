@@ -198,9 +198,11 @@ class VectorIndex:
     def tune_ef(self, target_recall: float = 0.95, sample: int = 200, *, k: int = 10, seed: int = 0) -> int:
         """Pick the smallest ef whose recall@k against exact search reaches `target_recall`, set it, return it.
 
-        Queries are midpoints of `sample` random pairs of stored vectors. A stored vector itself would be a poor
-        query: the graph walk lands on its own node and finds its neighbours too easily (on 3k low-rank vectors,
-        self-queries reached 0.95 at ef 10 where fresh queries needed ef 32), so the ef would come out too small.
+        Queries are normalised sums of 3 random stored vectors (`sample` of them). A stored vector itself would be
+        a poor query: the graph walk lands on its own node and finds its neighbours too easily (3k low-rank vectors:
+        recall 0.95 at ef 10 where fresh queries needed ef 32). Measured on 10k and 30k low-rank 768-d vectors,
+        3-vector mixes track fresh queries' recall within 0.02 and err low (the safe side); 2-vector midpoints
+        erred high. Holds the write lock throughout: searches wait (seconds at 1M vectors).
         """
         with self._lock.writing():
             live = sorted(self._live)
@@ -209,10 +211,10 @@ class VectorIndex:
             k = min(k, len(live))
             rng = np.random.default_rng(seed)
             live_arr = np.asarray(live, dtype=np.int64)
-            pairs = rng.choice(live_arr, size=(min(sample, len(live)), 2))
-            queries = self._fetch(pairs[:, 0].tolist()) + self._fetch(pairs[:, 1].tolist())
+            mixes = rng.choice(live_arr, size=(min(sample, len(live)), 3))
+            queries = sum(self._fetch(mixes[:, j].tolist()) for j in range(3))
             if self.space == "l2":
-                queries *= 0.5
+                queries /= 3.0
             else:
                 norms = np.linalg.norm(queries, axis=1, keepdims=True)
                 queries /= np.where(norms > 0, norms, 1.0)

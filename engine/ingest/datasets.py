@@ -99,21 +99,38 @@ def _pmc_oa_rows(jsonl: Path, finder: _ImageFinder, key_prefix: str) -> Iterator
 
 
 class _ImageFinder:
+    """Finds a row's image. Per row it costs a stat or two; the name index is built only as a last resort."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._dirs = [root] + self._subfigure_dirs(root)
+        subfigure_dirs = self._named_dirs(root)
+        self._dirs = subfigure_dirs + [root]
+        # With the known images.zip layout present, a row whose image is not there is simply missing (the card
+        # says some are): do not index 1.6M names looking for it.
+        self._search_by_name = not any(d.name == PMC_OA_SUBFIGURE_DIR for d in subfigure_dirs)
         self._by_name: dict[str, Path] | None = None
 
     @staticmethod
-    def _subfigure_dirs(root: Path, max_depth: int = 3) -> list[Path]:
-        found = []
-        for dirpath, dirnames, _ in os.walk(root):
-            depth = len(Path(dirpath).relative_to(root).parts)
-            if Path(dirpath).name in (PMC_OA_SUBFIGURE_DIR, "images") and Path(dirpath) != root:
-                found.append(Path(dirpath))
-            if depth >= max_depth:
-                dirnames[:] = []
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    def _named_dirs(root: Path, max_depth: int = 3) -> list[Path]:
+        # scandir, not os.walk: the image folder holds 1.6M files and os.walk would list them all in memory.
+        found: list[Path] = []
+        level = [root]
+        for _ in range(max_depth):
+            next_level = []
+            for directory in level:
+                try:
+                    with os.scandir(directory) as entries:
+                        for entry in entries:
+                            if entry.name.startswith(".") or not entry.is_dir():
+                                continue
+                            path = Path(entry.path)
+                            if entry.name in (PMC_OA_SUBFIGURE_DIR, "images"):
+                                found.append(path)
+                            if entry.name != PMC_OA_SUBFIGURE_DIR:  # never list the 1.6M-file folder
+                                next_level.append(path)
+                except OSError:
+                    continue
+            level = sorted(next_level)
         # The subfigure folder first: it is where images.zip puts every image.
         return sorted(found, key=lambda p: (p.name != PMC_OA_SUBFIGURE_DIR, len(p.parts), str(p)))
 
@@ -125,6 +142,8 @@ class _ImageFinder:
             candidate = directory / relative
             if candidate.is_file():
                 return candidate
+        if not self._search_by_name:
+            return None
         if self._by_name is None:
             logger.info("indexing file names under %s to find images not in the usual folders", self.root)
             self._by_name = {}

@@ -19,6 +19,7 @@ from engine.types import FigureRecord, SourceProblem
 logger = logging.getLogger(__name__)
 
 MAX_SIDECAR_BYTES = 1 << 20  # a caption file larger than 1 MiB is not a caption
+_NOT_FIGURES = frozenset({"DICOMDIR"})  # a DICOM media index: has the DICM preamble but no pixels
 
 
 def iter_folder(root: Path) -> Iterator[FigureRecord | SourceProblem]:
@@ -49,7 +50,7 @@ def count_images(root: Path) -> int:
 def _looks_like_image_name(name: str) -> bool:
     # Extension-less files may be DICOM; counting them all keeps this free of file reads (a total, not a promise).
     suffix = Path(name).suffix.lower()
-    return suffix in IMAGE_EXTENSIONS or not suffix
+    return suffix in IMAGE_EXTENSIONS or (not suffix and name.upper() not in _NOT_FIGURES)
 
 
 def _walk(root: Path, directory: Path, seen_dirs: set[tuple[int, int]]) -> Iterator[FigureRecord | SourceProblem]:
@@ -77,7 +78,7 @@ def _walk(root: Path, directory: Path, seen_dirs: set[tuple[int, int]]) -> Itera
         if _is_dir(entry):
             subdirs.append(path)
         elif _is_file(entry):
-            if is_image_path(path):
+            if entry.name.upper() not in _NOT_FIGURES and is_image_path(path):
                 yield from _records(path, path.relative_to(root).as_posix(), files)
         elif entry.is_symlink():
             yield SourceProblem(str(path), "broken symbolic link")

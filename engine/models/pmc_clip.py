@@ -128,10 +128,17 @@ class PMCClip(nn.Module):
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.visual.set_grad_checkpointing(enable)
         self.fusion_module.grad_checkpointing = enable
+        # transformers 5 renamed gradient_checkpointing_* to activation_checkpointing_*; support both.
+        bert = self.text_encoder
         if enable:
-            self.text_encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            if hasattr(bert, "activation_checkpointing_enable"):
+                bert.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                bert.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        elif hasattr(bert, "activation_checkpointing_disable"):
+            bert.activation_checkpointing_disable()
         else:
-            self.text_encoder.gradient_checkpointing_disable()
+            bert.gradient_checkpointing_disable()
 
     def encode_image(self, images: torch.Tensor, normalize: bool = False) -> torch.Tensor:
         features = self.visual(images)

@@ -245,3 +245,15 @@ def test_dicom_rle_lossless_decodes_with_the_builtin_handler(tmp_path):
     assert pydicom.dcmread(path).file_meta.TransferSyntaxUID == RLELossless
     img = open_image(path)
     assert [pixel(img, x, y)[0] for y in range(2) for x in range(2)] == [0, 64, 128, 255]
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    img = Image.new("RGB", (20, 10), (255, 255, 255))
+    img.paste((0, 0, 0), (0, 0, 5, 10))  # black band on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    path = tmp_path / "phone.jpg"
+    img.save(path, exif=exif, quality=95)
+    shown = open_image(path)
+    assert shown.size == (10, 20)
+    assert sum(pixel(shown, 5, 1)) < 60 and sum(pixel(shown, 5, 18)) > 700  # the band is now on top

@@ -226,3 +226,35 @@ def test_recall_at_10_on_20k_low_intrinsic_dim_vectors():
     found, _ = index.search(queries, k=10)
     truth, _ = exact_top_k(queries, vecs, np.arange(n), 10)
     assert recall_at_k(found, truth) >= 0.95
+
+
+@pytest.mark.slow
+def test_tuned_ef_gives_095_recall_on_20k_768d_vectors():
+    n, dim = 20_000, 768
+    vecs = low_rank_vectors(n, dim=dim, seed=0)
+    index = VectorIndex(dim, capacity=n, M=16, ef_construction=100)
+    index.add(np.arange(n), vecs)
+    index.tune_ef(target_recall=0.95, sample=200)
+    queries = low_rank_vectors(300, dim=dim, seed=7)
+    truth, _ = exact_top_k(queries, vecs, np.arange(n), 10)
+    assert recall_at_k(index.search(queries, k=10)[0], truth) >= 0.95
+
+
+def test_a_failed_save_never_leaves_a_wrongly_stamped_index(tmp_path, monkeypatch):
+    path = tmp_path / "vectors.hnsw"
+    old = VectorIndex(DIM)
+    old.add(np.arange(10), random_unit(10))
+    old.save(path, stamp(1))
+    new = VectorIndex(DIM)
+    new.add(np.arange(10, 20), random_unit(10, seed=1))
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("engine.index.hnsw.os.replace", crash)
+    with pytest.raises(OSError):
+        new.save(path, stamp(2))
+    monkeypatch.undo()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert VectorIndex.load(path, stamp(2)) is None  # the new state was never written
+    assert VectorIndex.load(path, stamp(1)) is None  # and the old file is no longer trusted: rebuild

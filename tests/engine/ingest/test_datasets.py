@@ -44,22 +44,31 @@ def pmc_oa(tmp_path):
 
 def test_pmc_oa_rows_stream_with_line_numbered_problems(pmc_oa):
     records, problems = split(list(iter_pmc_oa(pmc_oa / "pmc_oa.jsonl")))
-    assert [r.key for r in records] == ["PMC212319_Fig3_4.jpg", "PMC1_F1_0.jpg", "PMC3_F1_0.jpg"]
+    assert [r.key for r in records] == ["PMC212319_Fig3_4.jpg", "PMC1_F1_0.jpg"]
     first = records[0]
     assert first.caption == "A. Real time image of cells."  # a raw U+2028 inside a row does not split it
     assert first.article.pmcid == "PMC212319"  # from the image name when the row has no pmcid
     assert records[1].article.pmcid == "PMC999"
-    assert records[2].image_path.parent.name == "elsewhere"
+    assert all(r.image_path.parent.name == "caption_T060_filtered_top4_sep_v0_subfigures" for r in records)
     assert all(r.image_path.is_file() for r in records)
     lines = sorted(int(p.path.rsplit(":", 1)[1]) for p in problems)
-    assert lines == [3, 5, 6, 7]
+    # With the images.zip layout present, an image outside it counts as missing (line 8), not searched for.
+    assert lines == [3, 5, 6, 7, 8]
+
+
+def test_pmc_oa_without_the_zip_layout_finds_images_by_name(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "PMC7_F1_0.jpg").write_bytes(image_bytes())
+    (tmp_path / "rows.jsonl").write_text(json.dumps({"image": "PMC7_F1_0.jpg", "caption": "x"}) + "\n")
+    records, problems = split(list(iter_pmc_oa(tmp_path / "rows.jsonl")))
+    assert not problems and records[0].image_path == tmp_path / "a" / "b" / "PMC7_F1_0.jpg"
 
 
 def test_pmc_oa_folder_source_and_estimate(pmc_oa):
     assert detect_source_kind(pmc_oa) == "pmc-oa"
     assert detect_source_kind(pmc_oa / "pmc_oa.jsonl") == "pmc-oa"
     records, _ = split(list(iter_source(pmc_oa, "pmc-oa", work_dir=pmc_oa / "w")))
-    assert len(records) == 3
+    assert len(records) == 2
     assert estimate_count(pmc_oa, "pmc-oa") == 8
 
 

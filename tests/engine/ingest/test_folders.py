@@ -37,6 +37,7 @@ def tree(tmp_path):
     (root / "ct" / "notes.txt").write_text("not a caption of anything")
     (root / "ct" / "paper.pdf").write_bytes(b"%PDF")
     (root / ".cache" / "thumb.jpg").write_bytes(image_bytes())
+    (root / "ct" / "DICOMDIR").write_bytes((root / "ct" / "deep" / "IM0001").read_bytes())
     (root / "._a.jpg").write_bytes(b"\x00\x05\x16\x07")  # macOS AppleDouble junk
     return root
 

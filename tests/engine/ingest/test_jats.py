@@ -180,3 +180,13 @@ def test_undeclared_entity_is_kept_literally_not_resolved_from_the_dtd():
     xml = (DOCTYPE + "<article><front><article-meta><title-group><article-title>a&nbsp;b</article-title>"
            "</title-group></article-meta></front></article>").encode()
     assert parse_jats(xml, "nbsp.nxml")[0].title == "a&nbsp;b"
+
+
+def test_graphic_inside_alternatives_and_figures_in_back_and_sub_article():
+    body = ('<fig id="f1"><caption><p>One.</p></caption><alternatives><graphic xlink:href="a.tif"/>'
+            '<graphic xlink:href="a.jpg"/></alternatives></fig>')
+    xml = minimal(body=body).replace(
+        b"</body>", b'</body><back><fig id="f2"><caption><p>Two.</p></caption><graphic xlink:href="b"/></fig></back>'
+    )
+    _, figs = parse_jats(xml, "a.xml")
+    assert [(f.fig_id, f.href, f.caption) for f in figs] == [("f1", "a.tif", "One."), ("f2", "b", "Two.")]

@@ -1,0 +1,298 @@
+"""`pmc-search index | query | info`: the library from a terminal, on the same engine API as the app.
+
+    pmc-search --library DIR index FOLDER_OR_ARCHIVES... [--model NAME --weights W --tokenizer T --device D]
+    pmc-search --library DIR query "chest x-ray with effusion" [-k 10] [--json] [--year-min 2015 ...]
+    pmc-search --library DIR query --image scan.dcm --plus "MRI" --minus "CT"
+    pmc-search --library DIR info
+
+The model is fixed when a library is created and recorded in it; later runs reuse it. Queries open the library
+read-only, so they work while the app has it open.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from engine import paths
+from engine.errors import LibraryModelMismatchError, UserInputError
+from engine.library import Library, is_library
+from engine.types import Encoder, IngestReport, ModelSpec, QueryTerm, SearchFilters, SearchQuery, SearchResult
+
+MAX_PROBLEMS_LISTED = 50
+
+
+def _create_encoder(spec: ModelSpec, device: str) -> Encoder:
+    from engine.models import create_encoder
+
+    return create_encoder(spec.name, weights=spec.weights, tokenizer=spec.tokenizer, device=device)
+
+
+# Tests replace this to run the commands end to end with a fake model (never the real weights).
+ENCODER_FACTORY: Callable[[ModelSpec, str], Encoder] = _create_encoder
+
+
+def _library_dir(args) -> Path:
+    return Path(args.library).expanduser() if args.library else paths.default_library_dir()
+
+
+# ------------------------------------------------------------------------------------------------ index
+def run_index(args) -> int:
+    from tqdm import tqdm
+
+    folder = _library_dir(args)
+    if is_library(folder):
+        library = Library.open(folder)
+        if args.model and args.model != library.model_spec.name:
+            library.close()
+            raise LibraryModelMismatchError(
+                f"the library at {folder} uses model {library.model_spec.name!r}, not {args.model!r}; "
+                "use another --library folder for another model"
+            )
+        spec = library.model_spec
+        try:
+            library.attach_encoder(ENCODER_FACTORY(spec, args.device))
+        except BaseException:
+            library.close()
+            raise
+    else:
+        spec = ModelSpec(name=args.model or "pmc-clip", weights=args.weights, tokenizer=args.tokenizer)
+        encoder = ENCODER_FACTORY(spec, args.device)
+        library = Library.create(folder, spec, model_id=encoder.model_id, dim=encoder.dim)
+        library.attach_encoder(encoder)
+    with library:
+        print(f"library {folder} · model {library.model_id} on {library.encoder.device}", file=sys.stderr)
+        sources = [Path(p) for p in args.paths]
+        for source in sources:
+            if not source.exists():
+                raise UserInputError(f"{source} does not exist")
+        reports = []
+        for source in sources:
+            collection = library.add_collection(source, kind=args.kind)
+            bar = tqdm(desc=collection.name, unit="fig", file=sys.stderr, disable=args.quiet)
+            steps = library.ingest(collection.id, batch_size=args.batch_size)
+            try:
+                while True:
+                    progress = next(steps)
+                    if progress.total is not None and bar.total != progress.total:
+                        bar.total = progress.total
+                    bar.update(progress.done - bar.n)
+                    for problem in progress.errors:
+                        bar.write(f"  skipped {problem.path}: {problem.message}", file=sys.stderr)
+            except StopIteration as finished:
+                reports.append((collection.name, finished.value))
+            finally:
+                steps.close()
+                bar.close()
+        for name, report in reports:
+            _print_report(name, report)
+    return 0
+
+
+def _print_report(name: str, report: IngestReport) -> None:
+    print(
+        f"{name}: {report.added} added, {report.reused} unchanged or reused, {report.removed} removed, "
+        f"{report.failed} failed ({report.seconds:.1f} s)"
+    )
+    for problem in report.problems[:MAX_PROBLEMS_LISTED]:
+        print(f"  problem: {problem.path}: {problem.message}")
+    if len(report.problems) > MAX_PROBLEMS_LISTED:
+        print(f"  … and {len(report.problems) - MAX_PROBLEMS_LISTED} more (see the app's library panel)")
+
+
+# ------------------------------------------------------------------------------------------------ query
+def _filters(args, library: Library) -> SearchFilters:
+    collection_ids = []
+    if args.collection:
+        known = library.collections()
+        for wanted in args.collection:
+            matches = [c.id for c in known if str(c.id) == wanted or c.name == wanted]
+            if not matches:
+                raise UserInputError(f"no collection named {wanted!r} (see `pmc-search info`)")
+            collection_ids.extend(matches)
+    return SearchFilters(
+        collection_ids=tuple(collection_ids),
+        year_min=args.year_min,
+        year_max=args.year_max,
+        journals=tuple(args.journal or ()),
+        modalities=tuple(args.modality or ()),
+        pmcids=tuple(args.pmcid or ()),
+    )
+
+
+def result_to_json(result: SearchResult, rank: int) -> dict:
+    article = result.article
+    return {
+        "rank": rank,
+        "id": result.figure_id,
+        "score": round(result.score, 6),
+        "similarity": round(result.why.similarity, 6),
+        "path": str(result.image_path),
+        "caption": result.caption,
+        "label": result.label,
+        "collection": result.collection,
+        "modality": result.modality,
+        "modality_confidence": result.modality_confidence,
+        "article": None
+        if article is None
+        else {
+            "pmcid": article.pmcid,
+            "pmid": article.pmid,
+            "doi": article.doi,
+            "title": article.title,
+            "journal": article.journal,
+            "year": article.year,
+            "license": article.license,
+            "license_url": article.license_url,
+        },
+        "why": {
+            "similarity": round(result.why.similarity, 6),
+            "matched_terms": list(result.why.matched_terms),
+            "vector_rank": result.why.vector_rank,
+            "keyword_rank": result.why.keyword_rank,
+        },
+    }
+
+
+def run_query(args) -> int:
+    terms = []
+    if args.text:
+        terms.append(QueryTerm(text=args.text))
+    if args.image:
+        terms.append(QueryTerm(image=Path(args.image)))
+    terms += [QueryTerm(text=t, weight=args.term_weight) for t in args.plus or ()]
+    terms += [QueryTerm(text=t, weight=-args.term_weight) for t in args.minus or ()]
+    if not terms:
+        raise UserInputError("give query text or --image FILE")
+    with Library.open(_library_dir(args), read_only=True) as library:
+        library.attach_encoder(ENCODER_FACTORY(library.model_spec, args.device))
+        query = SearchQuery(
+            terms=tuple(terms),
+            filters=_filters(args, library),
+            min_score=args.min_score,
+            sort=args.sort,
+            offset=args.offset,
+            limit=args.k,
+            hybrid=not args.no_keywords,
+        )
+        page = library.search(query)
+    for rank, result in enumerate(page.results, start=args.offset + 1):
+        if args.json:
+            print(json.dumps(result_to_json(result, rank), ensure_ascii=False))
+        else:
+            _print_result(rank, result)
+    if not args.json:
+        print(f"{len(page.results)} of {page.total_candidates} shown ({page.elapsed_ms:.0f} ms)", file=sys.stderr)
+    return 0
+
+
+def _print_result(rank: int, result: SearchResult) -> None:
+    caption = (result.caption or "").replace("\n", " ")
+    caption = caption if len(caption) <= 160 else caption[:157] + "…"
+    article = result.article
+    source = ""
+    if article is not None:
+        source = " · ".join(str(x) for x in (article.pmcid, article.journal, article.year) if x)
+    why = f"similarity {result.why.similarity:.3f}"
+    if result.why.matched_terms:
+        why += f", caption matches {', '.join(result.why.matched_terms)}"
+    print(f"{rank:>3}. [{result.figure_id}] {result.image_path}")
+    if caption:
+        print(f"     {caption}")
+    print(f"     {why}" + (f" · {source}" if source else "") + (f" · {result.modality}" if result.modality else ""))
+
+
+# ------------------------------------------------------------------------------------------------ info
+def _device_line(requested: str) -> tuple[str | None, str | None]:
+    try:
+        from engine.models.device import choose_device
+    except ImportError:
+        return None, None
+    try:
+        choice = choose_device(requested)
+    except UserInputError as e:
+        return requested, str(e)
+    return choice.device, choice.reason
+
+
+def run_info(args) -> int:
+    with Library.open(_library_dir(args), read_only=True) as library:
+        info = library.info()
+        problems = library.problems()
+        spec = library.model_spec
+    device, reason = _device_line(args.device)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "path": str(info.path),
+                    "model": {"name": spec.name, "weights": spec.weights, "tokenizer": spec.tokenizer},
+                    "model_id": info.model_id,
+                    "dim": info.dim,
+                    "figures": info.figures,
+                    "articles": info.articles,
+                    "index_size": info.index_size,
+                    "problems": len(problems),
+                    "collections": [c.__dict__ for c in info.collections],
+                    "device": device,
+                    "device_reason": reason,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    print(f"library:     {info.path}")
+    print(f"model:       {spec.name} ({info.model_id}, {info.dim}-d vectors)")
+    if spec.weights:
+        print(f"weights:     {spec.weights}")
+    print(f"figures:     {info.figures} in {len(info.collections)} collection(s), {info.articles} article(s)")
+    print(f"index:       {info.index_size} vectors")
+    for c in info.collections:
+        print(f"  [{c.id}] {c.name} ({c.kind}): {c.figures} figures from {c.source}")
+    if problems:
+        print(f"problems:    {len(problems)} file(s) skipped at the last ingest")
+    if device:
+        print(f"device:      {device} — {reason}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ parsers
+def register(subparsers) -> None:
+    index = subparsers.add_parser("index", help="add folders, PMC packages or data sets to the library and index them")
+    index.add_argument("paths", nargs="+", metavar="PATH", help="image folder, PMC article package(s), jsonl or ROCO")
+    index.add_argument("--kind", default="auto", choices=["auto", "folder", "pmc", "pmc-oa", "roco"])
+    index.add_argument("--model", help="model for a new library (default pmc-clip); fixed once the library exists")
+    index.add_argument("--weights", help="local checkpoint file or folder for a new library")
+    index.add_argument("--tokenizer", help="local tokenizer folder (vocab.txt) for a new library")
+    index.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    index.add_argument("--batch-size", type=int, default=32)
+    index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    index.set_defaults(run=run_index)
+
+    query = subparsers.add_parser("query", help="search the library by text and/or image")
+    query.add_argument("text", nargs="?", help="what to look for, in words")
+    query.add_argument("--image", metavar="FILE", help="an image (PNG, JPEG, TIFF, DICOM …) to find similar figures")
+    query.add_argument("--plus", action="append", metavar="TEXT", help="add a concept to the query (repeatable)")
+    query.add_argument("--minus", action="append", metavar="TEXT", help="subtract a concept (repeatable)")
+    query.add_argument("--term-weight", type=float, default=0.5, help="weight of --plus/--minus terms (0.5)")
+    query.add_argument("-k", type=int, default=10, help="number of results (10)")
+    query.add_argument("--offset", type=int, default=0, help="skip this many results (paging)")
+    query.add_argument("--json", action="store_true", help="one JSON object per result, one per line")
+    query.add_argument("--year-min", type=int)
+    query.add_argument("--year-max", type=int)
+    query.add_argument("--journal", action="append", help="only this journal (repeatable)")
+    query.add_argument("--modality", action="append", help="only this modality label, e.g. ct, mri (repeatable)")
+    query.add_argument("--collection", action="append", help="only this collection, by id or name (repeatable)")
+    query.add_argument("--pmcid", action="append", help="only figures of this article (repeatable)")
+    query.add_argument("--min-score", type=float, help="drop results whose similarity is below this")
+    query.add_argument("--sort", default="relevance", choices=["relevance", "year_desc", "year_asc"])
+    query.add_argument("--no-keywords", action="store_true", help="rank by image similarity only (no caption match)")
+    query.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    query.set_defaults(run=run_query)
+
+    info = subparsers.add_parser("info", help="what the library holds, its model and the compute device")
+    info.add_argument("--json", action="store_true")
+    info.add_argument("--device", default="auto", help="device to report on (auto)")
+    info.set_defaults(run=run_info)

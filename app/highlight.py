@@ -1,0 +1,37 @@
+"""Caption text as HTML with the words that made it match highlighted (pure function, no Qt)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+_WORD = re.compile(r"[\w\-']+", re.UNICODE)
+_STOPWORD_TEXT = "a an and of the in on with for to or by at from as is are was were be this that"
+STOPWORDS = frozenset(_STOPWORD_TEXT.split(" "))
+
+
+def query_words(*texts: str | None) -> list[str]:
+    words: list[str] = []
+    for text in texts:
+        for word in _WORD.findall(text or ""):
+            lowered = word.lower()
+            if len(lowered) > 1 and lowered not in STOPWORDS and lowered not in words:
+                words.append(lowered)
+    return words
+
+
+def highlight_caption(caption: str | None, terms: list[str] | tuple[str, ...]) -> str:
+    """Escape the caption and wrap whole words that start with a term ("fracture" marks "fractures") in <mark>."""
+    if not caption:
+        return "<i>No caption</i>"
+    wanted = sorted({t.lower() for t in terms if t and t.strip()}, key=len, reverse=True)
+    if not wanted:
+        return html.escape(caption)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in wanted) + r")[\w\-']*", re.IGNORECASE)
+    out, last = [], 0
+    for match in pattern.finditer(caption):
+        out.append(html.escape(caption[last : match.start()]))
+        out.append(f'<span style="background-color:#ffe58a;color:#1b2330;">{html.escape(match.group(0))}</span>')
+        last = match.end()
+    out.append(html.escape(caption[last:]))
+    return "".join(out)

@@ -1,0 +1,151 @@
+"""Ingest throughput vs the bare encoder's throughput: same model, batch size, device and images.
+
+    python -m bench.ingest                      # small random PMC-CLIP, 96 images, 3 runs
+    python -m bench.ingest --size rn50 --images 64 --batch-size 16
+
+Baselines, measured in the same run on the same images:
+  model-only     the model's forward over tensors already decoded and preprocessed in memory (the ceiling);
+  decode+model   `encode_images` over paths: decode, preprocess and forward one batch after another.
+`ingest` is a fresh library ingesting the folder: scanning, hashing, decoding in the prefetch pool,
+encoding, modality labels, SQLite commits per batch and the hnswlib index. Goal: ingest >= 0.9 x model-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from bench.machine_info import describe
+from bench.random_encoder import RandomPMCClipEncoder
+from engine.imaging import open_image
+from engine.library import Library
+from engine.types import ModelSpec
+
+
+def make_images(folder: Path, count: int, side: int, seed: int = 0) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    paths = []
+    for n in range(count):
+        image = Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8))
+        draw = ImageDraw.Draw(image)
+        for _ in range(5):
+            x, y = rng.integers(0, side - 40, 2)
+            draw.rectangle(
+                (int(x), int(y), int(x) + 40, int(y) + 40), fill=tuple(int(c) for c in rng.integers(0, 255, 3))
+            )
+        path = folder / f"figure{n:05d}.jpg"
+        image.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def model_only(encoder, paths: list[Path], batch_size: int) -> float:
+    tensors = [encoder.preprocess(open_image(p)) for p in paths]
+    started = time.perf_counter()
+    for start in range(0, len(tensors), batch_size):
+        encoder.encode_preprocessed(torch.stack(tensors[start : start + batch_size]))
+    return len(tensors) / (time.perf_counter() - started)
+
+
+def decode_and_model(encoder, paths: list[Path], batch_size: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(paths), batch_size):
+        encoder.encode_images(paths[start : start + batch_size])
+    return len(paths) / (time.perf_counter() - started)
+
+
+def _drain(lib: Library, collection_id: int, batch_size: int):
+    steps = lib.ingest(collection_id, batch_size=batch_size)
+    try:
+        while True:
+            next(steps)
+    except StopIteration as finished:
+        return finished.value
+
+
+def library_ingest(encoder, folder: Path, warm_folder: Path, batch_size: int) -> tuple[float, float]:
+    """(steady-state img/s, seconds of the first small ingest into the new library).
+
+    A new library first encodes its modality prompts (once per library: they are stored in the catalog) and
+    fills the prefetch pipeline; a small warm-up collection pays that, and is reported separately.
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-lib-") as where,
+        Library.create(Path(where) / "lib", ModelSpec("bench"), model_id=encoder.model_id, dim=encoder.dim) as lib,
+    ):
+        lib.attach_encoder(encoder)
+        started = time.perf_counter()
+        _drain(lib, lib.add_collection(warm_folder).id, batch_size)
+        warm_seconds = time.perf_counter() - started
+        collection = lib.add_collection(folder)
+        started = time.perf_counter()
+        report = _drain(lib, collection.id, batch_size)
+        elapsed = time.perf_counter() - started
+        if report.added != len(list(folder.glob("*.jpg"))):
+            raise RuntimeError(f"ingest added {report.added} figures: {report}")
+    return report.added / elapsed, warm_seconds
+
+
+def _summary(name: str, values: list[float]) -> str:
+    return f"{name:<14} median {statistics.median(values):7.2f} img/s  (min {min(values):.2f}, max {max(values):.2f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=["small", "rn50"], default="small")
+    parser.add_argument("--images", type=int, default=96)
+    parser.add_argument("--image-side", type=int, default=512, help="pixels of the square source images (512)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(describe())
+    encoder = RandomPMCClipEncoder(args.size)
+    print(
+        f"model: {encoder.model_id} ({sum(p.numel() for p in encoder.model.visual.parameters()) / 1e6:.1f} M image "
+        f"params, {encoder.dim}-d), fp32, batch {args.batch_size}, {args.images} JPEG images "
+        f"{args.image_side}x{args.image_side}, {args.runs} runs"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
+        folder, warm_folder = Path(tmp) / "images", Path(tmp) / "warm-up"
+        folder.mkdir()
+        warm_folder.mkdir()
+        paths = make_images(folder, args.images, args.image_side)
+        make_images(warm_folder, args.batch_size, args.image_side, seed=1)
+        model_only(encoder, paths[: args.batch_size], args.batch_size)  # warm-up
+        bare, decoded, ingested, warmups = [], [], [], []
+        for run in range(args.runs):
+            bare.append(model_only(encoder, paths, args.batch_size))
+            decoded.append(decode_and_model(encoder, paths, args.batch_size))
+            rate, warm_seconds = library_ingest(encoder, folder, warm_folder, args.batch_size)
+            ingested.append(rate)
+            warmups.append(warm_seconds)
+            print(
+                f"run {run + 1}: model-only {bare[-1]:.2f}, decode+model {decoded[-1]:.2f}, "
+                f"ingest {ingested[-1]:.2f} img/s"
+            )
+    print(_summary("model-only", bare))
+    print(_summary("decode+model", decoded))
+    print(_summary("ingest", ingested))
+    print(
+        f"first {args.batch_size}-image ingest into a new library (prompts + pipeline fill): "
+        f"median {statistics.median(warmups):.2f} s"
+    )
+    ratios = [i / b for i, b in zip(ingested, bare, strict=True)]
+    print(f"ingest / model-only: median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})")
+    ratios = [i / d for i, d in zip(ingested, decoded, strict=True)]
+    print(f"ingest / decode+model: median {statistics.median(ratios):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,34 @@
+"""The machine a benchmark ran on, printed at the top of every benchmark's output."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+
+def describe() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    parts = [f"{os.cpu_count()} CPUs ({cpu})", f"python {platform.python_version()}"]
+    if hasattr(os, "getloadavg"):  # other work on a shared machine skews every figure: say how busy it was
+        parts.append("load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    try:
+        import numpy
+
+        parts.append(f"numpy {numpy.__version__}")
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    except ImportError:
+        pass
+    return "machine: " + ", ".join(parts)

@@ -1,0 +1,40 @@
+"""Reading stored vectors back in chunks: for rebuilding the index and for exact (filtered) search."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.catalog.db import blob_to_vector
+
+_CHUNK = 20_000
+_JOIN = "SELECT f.id, v.data FROM figures f JOIN vectors v ON v.content_sha256 = f.content_sha256"
+
+
+def iter_figure_vectors(
+    sessions: sessionmaker[Session], dim: int, figure_ids: list[int] | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids int64 [n], vectors float32 [n, dim]) in chunks, for all figures or the given ones."""
+    with sessions() as session:
+        if figure_ids is None:
+            yield from _chunks(session.execute(text(_JOIN)), dim)
+            return
+        for start in range(0, len(figure_ids), 900):  # stay under SQLite's bound-parameter limit
+            inline = ",".join(str(int(i)) for i in figure_ids[start : start + 900])  # ints only: safe to inline
+            yield from _chunks(session.execute(text(f"{_JOIN} WHERE f.id IN ({inline})")), dim)
+
+
+def _chunks(rows: Iterable, dim: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    ids: list[int] = []
+    vectors: list[np.ndarray] = []
+    for figure_id, blob in rows:
+        ids.append(figure_id)
+        vectors.append(blob_to_vector(blob, dim))
+        if len(ids) >= _CHUNK:
+            yield np.asarray(ids, dtype=np.int64), np.stack(vectors)
+            ids, vectors = [], []
+    if ids:
+        yield np.asarray(ids, dtype=np.int64), np.stack(vectors)

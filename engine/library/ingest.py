@@ -1,0 +1,360 @@
+"""Incremental ingestion of one collection: scan, examine, encode, commit per batch, sweep.
+
+Per file: an unchanged file (same path, size and mtime as last time) is not even hashed; otherwise its bytes
+are hashed and a vector already stored for that hash (a rename, a duplicate, a re-run after a crash) is
+reused; only genuinely new content is decoded and encoded. Examination and decoding run in a bounded prefetch
+pool while the model encodes the previous batch. Each batch (vectors + figures + problems) is one transaction,
+so a kill -9 loses at most the batch in flight and a re-run picks up where it stopped. Figures not seen in a
+complete scan are swept at the end; a cancelled or failed scan sweeps nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.catalog import Collection, Figure, IngestProblem, Vector, blob_to_vector, bump_generation, vector_to_blob
+from engine.library.catalog_writes import upsert_article, upsert_figure
+from engine.library.prefetch import prefetch_map
+from engine.types import Encoder, FigureRecord, IngestProgress, IngestReport, SourceProblem
+
+logger = logging.getLogger(__name__)
+
+_MAX_RECORDS_PER_COMMIT = 1000  # when almost everything is reused, still commit (and report) regularly
+
+
+@dataclass
+class IngestJob:
+    """Everything one ingest run needs; the Library builds it."""
+
+    sessions: sessionmaker[Session]
+    encoder: Encoder
+    collection_id: int
+    source: Path
+    kind: str
+    work_dir: Path
+    dim: int
+    classify: Callable[[np.ndarray], list[tuple[str, float]]] | None
+    on_vectors: Callable[[np.ndarray, np.ndarray], None]  # (figure ids, vectors) now searchable
+    on_removed: Callable[[np.ndarray], None]  # figure ids no longer searchable
+    commit_lock: Any  # serialises catalog writes with other writers of this library
+    iter_source: Callable[..., Iterable[FigureRecord | SourceProblem]]
+    estimate_count: Callable[[Path, str], int | None]
+    open_image: Callable[[Path], Any]
+
+
+@dataclass
+class _Examined:
+    record: FigureRecord
+    size: int
+    mtime_ns: int
+    sha256: str
+    pixels: Any = None  # preprocessed model input when the content is new
+
+
+@dataclass
+class _Tally:
+    added: int = 0
+    reused: int = 0
+    removed: int = 0
+    failed: int = 0
+    done: int = 0
+    problems: list[SourceProblem] = field(default_factory=list)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stack_batch(items: list[Any]) -> Any:
+    """Stack preprocessed images the way the encoder made them (torch tensors or numpy arrays)."""
+    if type(items[0]).__module__.startswith("torch"):
+        import torch  # only when the encoder is a real model
+
+        return torch.stack(items)
+    return np.stack(items)
+
+
+class _Examiner:
+    """Runs in prefetch threads: decides reuse-or-encode for one record and decodes it only when needed."""
+
+    def __init__(self, job: IngestJob):
+        self.job = job
+
+    def __call__(self, item: FigureRecord | SourceProblem) -> _Examined | SourceProblem:
+        if isinstance(item, SourceProblem):
+            return item
+        path = Path(item.image_path)
+        stat = path.stat()
+        with self.job.sessions() as session:
+            known = session.execute(
+                select(Figure.file_size, Figure.mtime_ns, Figure.image_path, Figure.content_sha256).where(
+                    Figure.collection_id == self.job.collection_id, Figure.key == item.key
+                )
+            ).first()
+            if known and (known[0], known[1], known[2]) == (stat.st_size, stat.st_mtime_ns, str(path)):
+                return _Examined(item, stat.st_size, stat.st_mtime_ns, known[3])
+            sha = file_sha256(path)
+            if session.get(Vector, sha) is not None:
+                return _Examined(item, stat.st_size, stat.st_mtime_ns, sha)
+        pixels = self.job.encoder.preprocess(self.job.open_image(path))
+        return _Examined(item, stat.st_size, stat.st_mtime_ns, sha, pixels)
+
+
+class _Rate:
+    """Items per second over the last few batches, so the ETA follows the current speed."""
+
+    def __init__(self, window: int = 10):
+        self.samples: deque[tuple[float, int]] = deque(maxlen=window)
+
+    def update(self, done: int) -> float | None:
+        self.samples.append((time.monotonic(), done))
+        if len(self.samples) < 2:
+            return None
+        (t0, d0), (t1, d1) = self.samples[0], self.samples[-1]
+        return (d1 - d0) / (t1 - t0) if t1 > t0 else None
+
+
+def run_ingest(
+    job: IngestJob,
+    *,
+    cancel: Callable[[], bool] | None = None,
+    pause: Callable[[], bool] | None = None,
+    batch_size: int = 32,
+) -> Generator[IngestProgress, None, IngestReport]:
+    started = time.monotonic()
+    cancel = cancel or (lambda: False)
+    tally = _Tally()
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    with job.commit_lock, job.sessions.begin() as session:
+        collection = session.get(Collection, job.collection_id)
+        collection.scan_mark += 1
+        mark = collection.scan_mark
+        session.execute(delete(IngestProblem).where(IngestProblem.collection_id == job.collection_id))
+    total = job.estimate_count(job.source, job.kind)
+    yield IngestProgress("scanning", 0, total, message=f"scanning {job.source}")
+
+    source_failed: list[bool] = []
+    records = _guarded(job.iter_source(job.source, job.kind, work_dir=job.work_dir), source_failed)
+    rate = _Rate()
+    batch: list[_Examined] = []
+    pending_problems: list[SourceProblem] = []
+    cancelled = False
+    article_cache: dict = {}
+
+    def flush() -> IngestProgress:
+        new_problems = _commit_batch(job, batch, pending_problems, mark, tally, article_cache)
+        batch.clear()
+        pending_problems.clear()
+        per_second = rate.update(tally.done)
+        eta = (total - tally.done) / per_second if per_second and total and total > tally.done else None
+        return IngestProgress("encoding", tally.done, total, per_second, eta, tuple(new_problems))
+
+    for record, result in prefetch_map(_Examiner(job), records, ahead=max(2 * batch_size, 16)):
+        if isinstance(result, SourceProblem):
+            pending_problems.append(result)
+        elif isinstance(result, BaseException):
+            path = str(getattr(record, "image_path", record))
+            pending_problems.append(SourceProblem(path, _describe(result)))
+        else:
+            batch.append(result)
+        needs_encoding = sum(1 for e in batch if e.pixels is not None)
+        if needs_encoding >= batch_size or len(batch) + len(pending_problems) >= _MAX_RECORDS_PER_COMMIT:
+            yield flush()
+            if _wait_while_paused(pause, cancel) or cancel():
+                cancelled = True
+                break
+    if not cancelled and (batch or pending_problems):
+        yield flush()
+        cancelled = cancel()
+
+    complete = not cancelled and not source_failed
+    if complete:
+        yield IngestProgress("indexing", tally.done, total, message="removing figures that are gone")
+        tally.removed = _sweep(job, mark)
+    with job.commit_lock, job.sessions.begin() as session:
+        session.get(Collection, job.collection_id).last_ingested = time.time()
+    report = IngestReport(
+        collection_id=job.collection_id,
+        added=tally.added,
+        reused=tally.reused,
+        removed=tally.removed,
+        failed=tally.failed,
+        problems=tuple(tally.problems),
+        cancelled=cancelled,
+        seconds=time.monotonic() - started,
+    )
+    yield IngestProgress("cancelled" if cancelled else "done", tally.done, total)
+    return report
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        return f"cannot read file: {error.strerror or error}"
+    return str(error) or type(error).__name__
+
+
+def _guarded(
+    source: Iterable[FigureRecord | SourceProblem], failed: list[bool]
+) -> Iterator[FigureRecord | SourceProblem]:
+    """A reader that breaks mid-way ends the scan with a reported problem (and no sweep), not a crash."""
+    try:
+        yield from source
+    except Exception as e:
+        logger.exception("reading the source failed")
+        failed.append(True)
+        yield SourceProblem(str(getattr(e, "filename", "") or "source"), f"reading stopped: {e}")
+
+
+def _wait_while_paused(pause: Callable[[], bool] | None, cancel: Callable[[], bool]) -> bool:
+    """Block while paused; True if cancelled meanwhile."""
+    while pause is not None and pause():
+        if cancel():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _encode(job: IngestJob, items: list[_Examined], problems: list[SourceProblem]) -> dict[str, np.ndarray]:
+    """Vectors by content hash for items with pixels; a batch the model rejects is retried one by one."""
+    unique: dict[str, Any] = {}
+    for item in items:
+        if item.pixels is not None:
+            unique.setdefault(item.sha256, item)
+    if not unique:
+        return {}
+    shas = list(unique)
+    try:
+        vectors = job.encoder.encode_preprocessed(stack_batch([unique[s].pixels for s in shas]))
+        return dict(zip(shas, np.asarray(vectors, dtype=np.float32), strict=True))
+    except Exception:
+        logger.warning("a batch failed to encode; retrying image by image", exc_info=True)
+    out = {}
+    for sha in shas:
+        try:
+            out[sha] = np.asarray(job.encoder.encode_preprocessed(stack_batch([unique[sha].pixels])))[0]
+        except Exception as e:
+            problems.append(SourceProblem(str(unique[sha].record.image_path), f"the model failed on it: {e}"))
+    return out
+
+
+def _commit_batch(
+    job: IngestJob,
+    batch: list[_Examined],
+    problems: list[SourceProblem],
+    mark: int,
+    tally: _Tally,
+    article_cache: dict,
+) -> list[SourceProblem]:
+    new_problems = list(problems)
+    fresh = _encode(job, batch, new_problems)
+    modality: dict[str, tuple[str, float]] = {}
+    if fresh and job.classify is not None:
+        shas = list(fresh)
+        modality = dict(zip(shas, job.classify(np.stack([fresh[s] for s in shas])), strict=True))
+    changed_ids: list[int] = []
+    changed_shas: list[str] = []
+    counted_new: set[str] = set()
+    with job.commit_lock, job.sessions.begin() as session:
+        for sha, vector in fresh.items():
+            if session.get(Vector, sha) is None:
+                session.add(Vector(content_sha256=sha, data=vector_to_blob(vector)))
+        session.flush()
+        for item in batch:
+            if item.pixels is not None and item.sha256 not in fresh:
+                continue  # the model failed on it: already reported
+            figure, vector_changed = upsert_figure(
+                session,
+                job.collection_id,
+                item.record.key,
+                lambda sha=item.sha256: modality.get(sha) or _known_modality(session, sha),
+                article_id=upsert_article(session, item.record.article, article_cache),
+                image_path=str(item.record.image_path),
+                file_size=item.size,
+                mtime_ns=item.mtime_ns,
+                content_sha256=item.sha256,
+                caption=item.record.caption,
+                label=item.record.label,
+                figure_id=item.record.figure_id,
+                status="ok",
+                scan_mark=mark,
+            )
+            if item.sha256 in fresh and item.sha256 not in counted_new:
+                counted_new.add(item.sha256)  # a duplicate later in the same batch counts as reused
+                tally.added += 1
+            else:
+                tally.reused += 1
+            if vector_changed:
+                changed_ids.append(figure.id)
+                changed_shas.append(item.sha256)
+        for problem in new_problems:
+            session.add(IngestProblem(collection_id=job.collection_id, path=problem.path, message=problem.message))
+        if changed_ids:
+            bump_generation(session)  # only when the searchable set changed: the saved index stays valid otherwise
+    tally.failed += len(new_problems)
+    tally.done += len(batch) + len(problems)
+    tally.problems.extend(new_problems)
+    if changed_ids:
+        job.on_vectors(np.asarray(changed_ids, dtype=np.int64), _vectors_for(job, changed_shas, fresh))
+    return new_problems
+
+
+def _known_modality(session: Session, sha: str) -> tuple[str, float] | None:
+    row = session.execute(
+        select(Figure.modality, Figure.modality_confidence)
+        .where(Figure.content_sha256 == sha, Figure.modality.is_not(None))
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _vectors_for(job: IngestJob, shas: list[str], fresh: dict[str, np.ndarray]) -> np.ndarray:
+    missing = [s for s in set(shas) if s not in fresh]
+    known = dict(fresh)
+    if missing:
+        with job.sessions() as session:
+            for sha, blob in session.execute(
+                select(Vector.content_sha256, Vector.data).where(Vector.content_sha256.in_(missing))
+            ):
+                known[sha] = blob_to_vector(blob, job.dim)
+    return np.stack([known[s] for s in shas]).astype(np.float32)
+
+
+def _sweep(job: IngestJob, mark: int) -> int:
+    """Delete the collection's figures this complete scan did not see, then unreferenced vectors and articles."""
+    with job.commit_lock, job.sessions.begin() as session:
+        gone = list(
+            session.scalars(
+                select(Figure.id).where(Figure.collection_id == job.collection_id, Figure.scan_mark != mark)
+            )
+        )
+        if gone:
+            for start in range(0, len(gone), 900):
+                session.execute(delete(Figure).where(Figure.id.in_(gone[start : start + 900])))
+            collect_garbage(session)
+            bump_generation(session)
+    if gone:
+        job.on_removed(np.asarray(gone, dtype=np.int64))
+    return len(gone)
+
+
+def collect_garbage(session: Session) -> None:
+    """Vectors and articles no figure refers to any more."""
+    session.execute(text("DELETE FROM vectors WHERE content_sha256 NOT IN (SELECT content_sha256 FROM figures)"))
+    session.execute(
+        text("DELETE FROM articles WHERE id NOT IN (SELECT article_id FROM figures WHERE article_id IS NOT NULL)")
+    )

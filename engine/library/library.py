@@ -1,0 +1,432 @@
+"""The figure library: one folder holding a SQLite catalog, an hnswlib index cache and extracted media.
+
+Thread-safe facade for GUI workers and the CLI. Catalog writes are serialised by one lock and each call uses
+its own Session; searches run concurrently with an ingest (SQLite WAL readers, hnswlib queries). Values that
+leave this class are the immutable dataclasses of `engine.types`, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select
+
+from engine.catalog import (
+    Article,
+    Collection,
+    Figure,
+    Vector,
+    all_meta,
+    blob_to_vector,
+    bump_generation,
+    get_meta,
+    open_engine,
+    session_factory,
+    set_meta,
+)
+from engine.errors import LibraryError, LibraryModelMismatchError, UserInputError
+from engine.index import VectorIndex
+from engine.library import index_cache, queries
+from engine.library.ingest import IngestJob, collect_garbage, run_ingest
+from engine.library.lock import LibraryLock
+from engine.search import Searcher, build_query_vector, keyword_text
+from engine.search.captions import captions_for_vector
+from engine.types import (
+    CaptionMatch,
+    CollectionInfo,
+    Encoder,
+    IngestProgress,
+    IngestReport,
+    LibraryInfo,
+    ModelSpec,
+    QueryTerm,
+    SearchFilters,
+    SearchPage,
+    SearchQuery,
+    SearchResult,
+    SourceProblem,
+)
+
+logger = logging.getLogger(__name__)
+
+CATALOG_FILE = "catalog.sqlite"
+LOCK_FILE = "library.lock"
+MEDIA_DIR = "media"
+
+
+def is_library(path: str | Path) -> bool:
+    return (Path(path) / CATALOG_FILE).is_file()
+
+
+class Library:
+    """Create with `Library.create`, open with `Library.open`; use as a context manager or call `close()`."""
+
+    def __init__(self, path: Path, *, read_only: bool, lock: LibraryLock | None):
+        self.path = Path(path)
+        self.read_only = read_only
+        self._lock = lock
+        self._engine = open_engine(self.path / CATALOG_FILE, read_only=read_only, create=not read_only)
+        self._sessions = session_factory(self._engine)
+        with self._sessions() as session:
+            meta = all_meta(session)
+        if "model_id" not in meta:
+            raise LibraryError(f"{self.path} has a catalog but no model recorded; it was never finished")
+        self.model_spec = ModelSpec(
+            name=meta.get("model_name", "pmc-clip"),
+            weights=meta.get("model_weights") or None,
+            tokenizer=meta.get("model_tokenizer") or None,
+        )
+        self.model_id: str = meta["model_id"]
+        self.dim: int = int(meta["dim"])
+        self.encoder: Encoder | None = None
+        self._classifier: Any = None
+        self._write_lock = threading.RLock()
+        self._index_lock = threading.Lock()
+        self._index: VectorIndex | None = None
+        self._saved_generation: int | None = None
+        self._tuned_size = 0  # index size when ef was last tuned
+        self._closed = False
+        self._searcher = Searcher(self._sessions, self._current_index, self.dim)
+        self._load_index()
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def create(cls, path: str | Path, model: ModelSpec, *, model_id: str, dim: int) -> Library:
+        path = Path(path)
+        if is_library(path):
+            raise UserInputError(f"{path} already holds a library; open it instead")
+        if dim <= 0:
+            raise ValueError("dim must be positive")
+        path.mkdir(parents=True, exist_ok=True)
+        lock = LibraryLock(path / LOCK_FILE)
+        lock.acquire()
+        try:
+            engine = open_engine(path / CATALOG_FILE, create=True)
+            try:
+                with session_factory(engine).begin() as session:
+                    set_meta(session, "model_name", model.name)
+                    set_meta(session, "model_weights", model.weights or "")
+                    set_meta(session, "model_tokenizer", model.tokenizer or "")
+                    set_meta(session, "model_id", model_id)
+                    set_meta(session, "dim", str(int(dim)))
+                    set_meta(session, "generation", "0")
+                    set_meta(session, "created", str(time.time()))
+            finally:
+                engine.dispose()
+            return cls(path, read_only=False, lock=lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def open(cls, path: str | Path, *, read_only: bool = False) -> Library:
+        path = Path(path)
+        if not is_library(path):
+            raise UserInputError(f"there is no library at {path}; build one with `pmc-search index FOLDER`")
+        lock = None
+        if not read_only:
+            lock = LibraryLock(path / LOCK_FILE)
+            lock.acquire()
+        try:
+            return cls(path, read_only=read_only, lock=lock)
+        except BaseException:
+            if lock:
+                lock.release()
+            raise
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self.read_only:
+                self._save_index()
+        finally:
+            self._engine.dispose()
+            if self._lock:
+                self._lock.release()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ model
+    def attach_encoder(self, encoder: Encoder) -> None:
+        if encoder.model_id != self.model_id or int(encoder.dim) != self.dim:
+            raise LibraryModelMismatchError(
+                f"this library was built with model {self.model_id!r} ({self.dim}-d vectors); "
+                f"the encoder is {encoder.model_id!r} ({encoder.dim}-d). Open it with its own model, "
+                "or make a new library for this one"
+            )
+        self.encoder = encoder
+        self._classifier = None
+
+    def _require_encoder(self) -> Encoder:
+        if self.encoder is None:
+            raise LibraryError("no model attached to this library (call attach_encoder first)")
+        return self.encoder
+
+    def _classify(self, vectors: np.ndarray) -> list[tuple[str, float]]:
+        if self._classifier is None:
+            from engine.modality import ModalityClassifier
+
+            self._classifier = ModalityClassifier(self._encode_prompts)
+        return self._classifier.classify(vectors)
+
+    def _encode_prompts(self, texts: list[str]) -> np.ndarray:
+        """Prompt vectors, kept in the catalog: the model is fixed per library, so they are computed only once
+        (with BERT-base on a CPU, the ~50 modality prompts take seconds)."""
+        key = "prompt_vectors:" + hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:32]
+        with self._sessions() as session:
+            stored = get_meta(session, key)
+        if stored:
+            vectors = np.frombuffer(base64.b64decode(stored), dtype="<f4")
+            if vectors.size == len(texts) * self.dim:
+                return vectors.reshape(len(texts), self.dim).astype(np.float32)
+        vectors = np.asarray(self._require_encoder().encode_texts(texts), dtype=np.float32)
+        if not self.read_only:
+            with self._write_lock, self._sessions.begin() as session:
+                set_meta(session, key, base64.b64encode(vectors.astype("<f4").tobytes()).decode("ascii"))
+        return vectors
+
+    # ------------------------------------------------------------------ index cache
+    def _generation(self) -> int:
+        with self._sessions() as session:
+            return int(get_meta(session, "generation") or 0)
+
+    def _load_index(self) -> None:
+        generation = self._generation()
+        stamp = index_cache.stamp_for(self.model_id, self.dim, generation)
+        index, rebuilt = index_cache.load_or_rebuild(self.path, self._sessions, stamp, save=not self.read_only)
+        with self._index_lock:
+            self._index = index
+        self._tuned_size = len(index)  # a rebuilt index was tuned; a loaded one carries its tuned ef
+        if not rebuilt or not self.read_only:
+            self._saved_generation = generation
+
+    def _current_index(self) -> VectorIndex:
+        with self._index_lock:
+            assert self._index is not None
+            return self._index
+
+    def _save_index(self) -> None:
+        with self._write_lock:
+            generation = self._generation()
+            if generation == self._saved_generation:
+                return
+            index = self._current_index()
+            index.save(self.path / index_cache.INDEX_FILE, index_cache.stamp_for(self.model_id, self.dim, generation))
+            self._saved_generation = generation
+
+    def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self._current_index().add(ids, vectors)
+
+    def _index_remove(self, ids: np.ndarray) -> None:
+        self._current_index().delete(ids)
+
+    # ------------------------------------------------------------------ collections
+    def _writable(self) -> None:
+        if self.read_only:
+            raise LibraryError("this library is open read-only")
+
+    def collections(self) -> list[CollectionInfo]:
+        with self._sessions() as session:
+            return queries.collections(session)
+
+    def add_collection(self, source: str | Path, *, kind: str = "auto", name: str | None = None) -> CollectionInfo:
+        """Register a source (folder, PMC packages, PMC-OA jsonl, ROCO); an already registered one is returned."""
+        self._writable()
+        from engine.ingest import detect_source_kind
+
+        source_path = Path(source).expanduser().resolve()
+        if not source_path.exists():
+            raise UserInputError(f"{source} does not exist")
+        if kind == "auto":
+            kind = detect_source_kind(source_path)
+        with self._write_lock, self._sessions.begin() as session:
+            existing = session.scalars(
+                select(Collection).where(Collection.source == str(source_path), Collection.kind == kind)
+            ).first()
+            if existing is None:
+                existing = Collection(name=name or source_path.name, kind=kind, source=str(source_path), scan_mark=0)
+                session.add(existing)
+                session.flush()
+            count = session.scalar(select(func.count()).where(Figure.collection_id == existing.id)) or 0
+            return queries.collection_info(existing, count)
+
+    def remove_collection(self, collection_id: int) -> None:
+        self._writable()
+        with self._write_lock:
+            with self._sessions.begin() as session:
+                collection = session.get(Collection, collection_id)
+                if collection is None:
+                    raise UserInputError(f"there is no collection {collection_id}")
+                ids = list(session.scalars(select(Figure.id).where(Figure.collection_id == collection_id)))
+                session.execute(delete(Figure).where(Figure.collection_id == collection_id))
+                session.delete(collection)
+                session.flush()
+                collect_garbage(session)
+                bump_generation(session)
+            if ids:
+                self._index_remove(np.asarray(ids, dtype=np.int64))
+            self._save_index()
+        shutil.rmtree(self.path / MEDIA_DIR / str(collection_id), ignore_errors=True)
+
+    # ------------------------------------------------------------------ ingestion
+    def ingest(
+        self,
+        collection_id: int,
+        *,
+        cancel: Callable[[], bool] | None = None,
+        pause: Callable[[], bool] | None = None,
+        batch_size: int = 32,
+    ) -> Generator[IngestProgress, None, IngestReport]:
+        """Yield progress while (re-)ingesting one collection incrementally; the generator returns the report."""
+        self._writable()
+        encoder = self._require_encoder()
+        from engine.imaging import open_image
+        from engine.ingest import estimate_count, iter_source
+
+        with self._sessions() as session:
+            collection = session.get(Collection, collection_id)
+            if collection is None:
+                raise UserInputError(f"there is no collection {collection_id}")
+            source, kind = Path(collection.source), collection.kind
+        if not source.exists():
+            raise UserInputError(f"the source of collection {collection.name!r} is gone: {source}")
+        job = IngestJob(
+            sessions=self._sessions,
+            encoder=encoder,
+            collection_id=collection_id,
+            source=source,
+            kind=kind,
+            work_dir=self.path / MEDIA_DIR / str(collection_id),
+            dim=self.dim,
+            classify=self._safe_classify,
+            on_vectors=self._index_add,
+            on_removed=self._index_remove,
+            commit_lock=self._write_lock,
+            iter_source=iter_source,
+            estimate_count=estimate_count,
+            open_image=open_image,
+        )
+        try:
+            report = yield from run_ingest(job, cancel=cancel, pause=pause, batch_size=batch_size)
+            self._retune_if_grown()
+        finally:
+            self._save_index()  # also after a cancel or an error: what was committed is searchable
+        return report
+
+    def _retune_if_grown(self) -> None:
+        """Re-pick ef for recall@10 >= 0.95 when the index has changed enough for the old choice to be stale.
+
+        Tuning runs exact search for a sample of queries, so it is repeated freely on small indexes and
+        only when the size has doubled on large ones.
+        """
+        index = self._current_index()
+        size = len(index)
+        small_and_changed = size <= 50_000 and size != self._tuned_size
+        if size > 1 and (small_and_changed or size >= 2 * self._tuned_size):
+            index.tune_ef(target_recall=0.95)
+            self._tuned_size = size
+
+    def refresh_all(
+        self, *, cancel: Callable[[], bool] | None = None, pause: Callable[[], bool] | None = None, batch_size: int = 32
+    ) -> Generator[IngestProgress, None, list[IngestReport]]:
+        reports = []
+        for collection in self.collections():
+            if cancel and cancel():
+                break
+            reports.append((yield from self.ingest(collection.id, cancel=cancel, pause=pause, batch_size=batch_size)))
+        return reports
+
+    def _safe_classify(self, vectors: np.ndarray) -> list[tuple[str, float]] | None:
+        try:
+            return self._classify(vectors)
+        except Exception:  # a modality label is a nicety: never lose a batch over it
+            logger.warning("modality classification failed", exc_info=True)
+            return [(None, None)] * len(vectors)
+
+    # ------------------------------------------------------------------ search
+    def search(self, query: SearchQuery) -> SearchPage:
+        from engine.imaging import open_image
+
+        vector = build_query_vector(self._require_encoder(), query.terms, open_image)
+        return self._searcher.search(
+            vector,
+            keywords=keyword_text(query.terms),
+            filters=query.filters,
+            min_score=query.min_score,
+            sort=query.sort,
+            offset=query.offset,
+            limit=query.limit,
+            hybrid=query.hybrid,
+        )
+
+    def stored_vector(self, figure_id: int) -> np.ndarray:
+        with self._sessions() as session:
+            blob = session.scalar(
+                select(Vector.data)
+                .join(Figure, Figure.content_sha256 == Vector.content_sha256)
+                .where(Figure.id == figure_id)
+            )
+        if blob is None:
+            raise UserInputError(f"there is no figure {figure_id}")
+        return blob_to_vector(blob, self.dim)
+
+    def similar_to(self, figure_id: int, *, limit: int = 50, filters: SearchFilters | None = None) -> SearchPage:
+        """Figures that look like a figure already in the library (itself left out)."""
+        return self._searcher.search(
+            self.stored_vector(figure_id), filters=filters, limit=limit, hybrid=False, exclude=(figure_id,)
+        )
+
+    def captions_for_image(self, image: Any, *, limit: int = 10) -> list[CaptionMatch]:
+        """Captions in the library that describe something like the image (see engine.search.captions)."""
+        from engine.imaging import open_image
+
+        encoder = self._require_encoder()
+        vector = build_query_vector(encoder, (QueryTerm(image=image),), open_image)
+        return captions_for_vector(self._sessions, self._searcher, encoder, vector, limit=limit)
+
+    def figure(self, figure_id: int) -> SearchResult:
+        result = self._searcher.figure(figure_id)
+        if result is None:
+            raise UserInputError(f"there is no figure {figure_id}")
+        return result
+
+    # ------------------------------------------------------------------ facts
+    def info(self) -> LibraryInfo:
+        with self._sessions() as session:
+            figures = session.scalar(select(func.count()).select_from(Figure)) or 0
+            articles = session.scalar(select(func.count()).select_from(Article)) or 0
+        return LibraryInfo(
+            path=self.path,
+            model_id=self.model_id,
+            dim=self.dim,
+            figures=figures,
+            articles=articles,
+            collections=tuple(self.collections()),
+            index_size=len(self._current_index()),
+            device=self.encoder.device if self.encoder else None,
+            device_reason=self.encoder.device_reason if self.encoder else None,
+        )
+
+    def facets(self) -> dict:
+        """{"journals": [...], "years": (min, max) | None, "modalities": [...], "collections": [...]}"""
+        with self._sessions() as session:
+            return queries.facets(session)
+
+    def problems(self, collection_id: int | None = None) -> list[SourceProblem]:
+        with self._sessions() as session:
+            return queries.problems(session, collection_id)

@@ -1,0 +1,49 @@
+"""Catalog rows -> the immutable result values the GUI and CLI show (never ORM objects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.catalog import Article, Figure
+from engine.types import ArticleMeta, SearchResult, WhyMatched
+
+
+def article_meta(article: Article | None) -> ArticleMeta | None:
+    if article is None:
+        return None
+    return ArticleMeta(
+        pmcid=article.pmcid,
+        pmid=article.pmid,
+        doi=article.doi,
+        title=article.title,
+        journal=article.journal,
+        year=article.year,
+        license=article.license,
+        license_url=article.license_url,
+    )
+
+
+def load_figures(session: Session, ids: list[int]) -> dict[int, Figure]:
+    found: dict[int, Figure] = {}
+    for start in range(0, len(ids), 900):
+        for figure in session.scalars(select(Figure).where(Figure.id.in_(ids[start : start + 900]))).unique():
+            found[figure.id] = figure
+    return found
+
+
+def to_result(figure: Figure, score: float, why: WhyMatched) -> SearchResult:
+    return SearchResult(
+        figure_id=figure.id,
+        score=float(score),
+        image_path=Path(figure.image_path),
+        caption=figure.caption,
+        label=figure.label,
+        collection=figure.collection.name,
+        modality=figure.modality,
+        modality_confidence=figure.modality_confidence,
+        article=article_meta(figure.article),
+        why=why,
+    )

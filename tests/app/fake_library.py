@@ -1,0 +1,174 @@
+"""An in-memory stand-in for engine.library.Library with the same method names, for fast GUI tests.
+
+Figures are real PNG files (so thumbnails decode), captions are searched word by word, an image query scores by
+the image's mean colour, and ingestion yields progress per batch with an optional delay — enough to exercise
+the window's behaviour without a catalog, an index or a model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from PIL import Image
+
+from engine.errors import LibraryLockedError
+from engine.types import (
+    ArticleMeta,
+    CollectionInfo,
+    IngestProgress,
+    IngestReport,
+    LibraryInfo,
+    ModelSpec,
+    SearchPage,
+    SearchQuery,
+    SearchResult,
+    SourceProblem,
+    WhyMatched,
+)
+
+CAPTIONS = [
+    "Axial CT of the chest showing a right pneumothorax with a chest tube.",
+    "Chest X-ray with a left rib fracture.",
+    "Brain MRI, T2-weighted, with a frontal lobe lesion.",
+    "H&E histology of adenocarcinoma.",
+    "Fluorescence microscopy of neurons.",
+    "Bar chart of tumour volume per group.",
+]
+COLOURS = [(30, 30, 30), (200, 200, 200), (120, 120, 120), (230, 190, 210), (40, 220, 90), (255, 255, 255)]
+
+
+def make_figures(folder: Path, count: int = 12) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"fig-{i:03d}.png"
+        Image.new("RGB", (64, 48), COLOURS[i % len(COLOURS)]).save(path)
+        paths.append(path)
+    return paths
+
+
+class FakeLibrary:
+    locked_paths: set[str] = set()
+
+    def __init__(self, path: Path, figures_dir: Path | None = None, count: int = 12, batch_delay: float = 0.0,
+                 batches: int = 5, read_only: bool = False):
+        self.path = Path(path)
+        self.model_spec = ModelSpec(name="fake")
+        self.model_id, self.dim = "fake", 32
+        self.encoder = SimpleNamespace(device="cpu", device_reason="test: no GPU in this test", model_id="fake")
+        self.read_only = read_only
+        self.batch_delay, self.batches = batch_delay, batches
+        self.queries: list[SearchQuery] = []
+        self.ingest_calls: list[int] = []
+        self._lock = threading.Lock()
+        self._collections: dict[int, CollectionInfo] = {}
+        self._figures: list[tuple[int, SearchResult]] = []
+        self.closed = False
+        if figures_dir is not None:
+            self._add_figures(self.add_collection(figures_dir, kind="folder").id, make_figures(figures_dir, count))
+
+    def _add_figures(self, collection_id: int, paths: list[Path]) -> None:
+        collection = self._collections[collection_id]
+        for i, path in enumerate(paths):
+            article = ArticleMeta(pmcid=f"PMC{1000 + i}", doi=f"10.1000/demo.{i}", title=f"Article {i}",
+                                  journal="Radiology Cases" if i % 2 else "J Pathol", year=2010 + i % 10,
+                                  license="CC BY 4.0", license_url="https://creativecommons.org/licenses/by/4.0/")
+            result = SearchResult(
+                figure_id=len(self._figures) + 1, score=0.0, image_path=path, caption=CAPTIONS[i % len(CAPTIONS)],
+                label=f"Figure {i + 1}", collection=collection.name, modality=None, modality_confidence=None,
+                article=article, why=WhyMatched(similarity=0.0),
+            )
+            self._figures.append((collection_id, result))
+        self._collections[collection_id] = CollectionInfo(
+            collection.id, collection.name, collection.kind, collection.source,
+            sum(1 for c, _ in self._figures if c == collection_id),
+        )
+
+    # --- the Library API the GUI uses -------------------------------------------------------------------------
+    def info(self) -> LibraryInfo:
+        return LibraryInfo(path=self.path, model_id=self.model_id, dim=self.dim, figures=len(self._figures),
+                           articles=len(self._figures), collections=tuple(self._collections.values()),
+                           index_size=len(self._figures), device="cpu", device_reason="test: no GPU in this test")
+
+    def collections(self) -> list[CollectionInfo]:
+        return list(self._collections.values())
+
+    def facets(self) -> dict:
+        return {"journals": sorted({r.article.journal for _, r in self._figures}), "years": (2010, 2019),
+                "modalities": [], "collections": self.collections()}
+
+    def add_collection(self, source, *, kind: str = "auto", name: str | None = None) -> CollectionInfo:
+        with self._lock:
+            cid = len(self._collections) + 1
+            info = CollectionInfo(cid, name or Path(source).name, "folder" if kind == "auto" else kind, str(source), 0)
+            self._collections[cid] = info
+            return info
+
+    def remove_collection(self, collection_id: int) -> None:
+        with self._lock:
+            self._collections.pop(collection_id)
+            self._figures = [(c, r) for c, r in self._figures if c != collection_id]
+
+    def ingest(self, collection_id: int, *, cancel=None, pause=None, batch_size: int = 32):
+        self.ingest_calls.append(collection_id)
+        source = Path(self._collections[collection_id].source)
+        files = sorted(p for p in source.iterdir() if p.is_file())
+        started, done, problems = time.monotonic(), 0, []
+        for batch in range(self.batches):
+            if cancel is not None and cancel():
+                return IngestReport(collection_id, done, 0, 0, len(problems), tuple(problems), cancelled=True,
+                                    seconds=time.monotonic() - started)
+            time.sleep(self.batch_delay)  # "encoding" (releases the GIL like a real model does)
+            chunk = files[batch::self.batches]
+            images = [p for p in chunk if p.suffix == ".png"]
+            new = [SourceProblem(str(p), "not an image") for p in chunk if p.suffix != ".png"]
+            problems.extend(new)
+            with self._lock:
+                self._add_figures(collection_id, images)
+            done += len(chunk)
+            elapsed = max(time.monotonic() - started, 1e-6)
+            yield IngestProgress("encoding", done, len(files), rate=done / elapsed,
+                                 eta_seconds=(len(files) - done) / (done / elapsed), errors=tuple(new))
+        return IngestReport(collection_id, done - len(problems), 0, 0, len(problems), tuple(problems),
+                            seconds=time.monotonic() - started)
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        self.queries.append(query)
+        words = [w.lower() for t in query.terms if t.text for w in t.text.split()]
+        image_term = next((t.image for t in query.terms if t.image is not None), None)
+        results = []
+        for _, r in list(self._figures):
+            score = sum(w in (r.caption or "").lower() for w in words) / max(len(words), 1) if words else 0.0
+            if image_term is not None:
+                score += 0.5  # every figure "looks like" the query image a little
+            if score > 0 and (query.min_score is None or score >= query.min_score):
+                results.append(SearchResult(**{**r.__dict__, "score": score, "why": WhyMatched(similarity=score)}))
+        results.sort(key=lambda r: -r.score)
+        return SearchPage(tuple(results[: query.limit]), len(results), 0, 1.0)
+
+    def figure(self, figure_id: int) -> SearchResult:
+        return next(r for _, r in self._figures if r.figure_id == figure_id)
+
+    def problems(self, collection_id=None):
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def fake_opener(figures_dir: Path | None = None, **kwargs):
+    """An `opener` for AppController that returns a FakeLibrary (or refuses a 'locked' path)."""
+    opened: list[FakeLibrary] = []
+
+    def opener(path, spec, *, device="auto", offline=False, read_only=False, progress=None):
+        if str(path) in FakeLibrary.locked_paths and not read_only:
+            raise LibraryLockedError(f"{path} is in use by another running instance (pid 4242)")
+        library = FakeLibrary(path, figures_dir, read_only=read_only, **kwargs)
+        opened.append(library)
+        return library
+
+    opener.opened = opened
+    return opener

@@ -1,0 +1,112 @@
+"""`pmc-search index | query | info` end to end, in-process, with the fake model."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+import app.commands.library as library_command
+from app.cli import main
+from tests.fakes import FakeEncoder, solid_image
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """main() installs console + file handlers on the root logger; close them so no test inherits them."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in before:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    made = []
+
+    def factory(spec, device):
+        made.append((spec, device))
+        return FakeEncoder()
+
+    monkeypatch.setattr(library_command, "ENCODER_FACTORY", factory)
+    return made
+
+
+@pytest.fixture
+def folder(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for n, colour in enumerate(["red", "red", "green", "blue"]):
+        solid_image(colour, speckle=n + 1).save(images / f"{colour}{n}.png")
+        (images / f"{colour}{n}.txt").write_text(f"A {colour} figure from experiment {n}")
+    (images / "broken.png").write_bytes(b"not a png")
+    return images
+
+
+def test_index_query_info_end_to_end(tmp_path, folder, fake_model, capsys):
+    lib = str(tmp_path / "lib")
+    assert main(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "4 added, 0 unchanged or reused, 0 removed, 1 failed" in out
+    assert "problem:" in out and "broken.png" in out
+    assert fake_model[0][0].name == "fake"
+
+    assert main(["--library", lib, "query", "red", "-k", "2", "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    results = [json.loads(line) for line in lines]
+    assert len(results) == 2
+    assert {r["path"].rsplit("/", 1)[1] for r in results} == {"red0.png", "red1.png"}
+    first = results[0]
+    assert set(first) >= {"id", "score", "path", "caption", "article", "why"}
+    assert first["why"]["matched_terms"] == ["red"] and first["why"]["similarity"] > 0.9
+    assert first["caption"].startswith("A red figure") and first["rank"] == 1
+
+    query_image = tmp_path / "q.png"
+    solid_image("blue").save(query_image)
+    assert main(["--library", lib, "query", "--image", str(query_image), "-k", "1"]) == 0
+    assert "blue3.png" in capsys.readouterr().out
+
+    assert main(["--library", lib, "info"]) == 0
+    out = capsys.readouterr().out
+    assert "figures:     4 in 1 collection(s)" in out and "model:       fake" in out
+    assert main(["--library", lib, "info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["figures"] == 4 and info["index_size"] == 4 and info["problems"] == 1 and info["model_id"] == "fake"
+
+    # A second run reuses the recorded model and re-encodes nothing.
+    assert main(["--library", lib, "index", str(folder), "-q"]) == 0
+    assert "0 added, 4 unchanged or reused" in capsys.readouterr().out
+    assert all(spec.name == "fake" for spec, _ in fake_model)
+
+
+def test_bad_input_exits_2(tmp_path, folder, fake_model, capsys):
+    lib = str(tmp_path / "lib")
+    assert main(["--library", lib, "query", "red"]) == 2  # no library yet
+    assert "no library" in capsys.readouterr().err
+    assert main(["--library", lib, "index", str(tmp_path / "missing"), "--model", "fake"]) == 2
+    assert main(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
+    assert main(["--library", lib, "index", str(folder), "--model", "pmc-clip"]) == 2  # model is fixed
+    assert main(["--library", lib, "query"]) == 2  # nothing to search for
+    assert main(["--library", lib, "query", "--image", str(tmp_path / "nope.png")]) == 2
+    assert main(["--library", lib, "query", "red", "--collection", "no-such"]) == 2
+
+
+def test_query_filters_and_paging(tmp_path, folder, fake_model, capsys):
+    lib = str(tmp_path / "lib")
+    assert main(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["--library", lib, "query", "red", "-k", "1", "--offset", "1", "--json", "--no-keywords"]) == 0
+    (second,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert second["rank"] == 2 and "red" in second["path"]
+    assert main(["--library", lib, "query", "red", "--json", "--min-score", "0.5"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert main(["--library", lib, "query", "red", "--json", "--year-min", "2000"]) == 0
+    assert capsys.readouterr().out.strip() == ""  # folder images have no year

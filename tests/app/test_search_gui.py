@@ -1,0 +1,145 @@
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from app.ui.results_model import RESULT_ROLE
+
+pytestmark = pytest.mark.gui
+
+
+def test_typing_a_query_fills_the_grid_after_the_debounce(make_window, qtbot):
+    window, opener = make_window()
+    library = opener.opened[0]
+    qtbot.keyClicks(window.search_field, "chest")
+    assert window.results_model.rowCount() == 0  # debounced: nothing per keystroke
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=3000)
+    assert window.pages.currentWidget() is window.grid
+    assert len(library.queries) == 1  # one search for five keystrokes
+    assert library.queries[0].terms[0].text == "chest"
+    captions = [window.results_model.result_at(r).caption for r in range(window.results_model.rowCount())]
+    assert all("chest" in c.lower() for c in captions)
+
+
+def test_enter_searches_at_once_and_esc_clears(make_window, qtbot):
+    window, opener = make_window()
+    window.search_field.setText("microscopy")
+    with qtbot.waitSignal(window.controller.results_ready, timeout=3000):
+        qtbot.keyClick(window.search_field, Qt.Key.Key_Return)
+    assert window.results_model.rowCount() == 2
+    qtbot.keyClick(window.search_field, Qt.Key.Key_Escape)
+    assert window.search_field.text() == ""
+    qtbot.waitUntil(lambda: window.results_model.rowCount() == 0, timeout=3000)
+    assert "Search 12 figures" in window.message.text()
+
+
+def test_no_match_says_so(make_window, qtbot):
+    window, _ = make_window()
+    window.search_field.setText("xylophone")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: "No figures match" in window.message.text(), timeout=3000)
+    assert window.pages.currentWidget() is window.message
+
+
+def test_stale_results_are_dropped(make_window, qtbot):
+    window, opener = make_window()
+    controller = window.controller
+    controller.state = controller.state.with_changes(text="chest")
+    first = controller.search()
+    controller.state = controller.state.with_changes(text="brain")
+    second = controller.search()  # queued behind the first, which is now stale
+    seen = []
+    controller.results_ready.connect(lambda rid, page: seen.append(rid))
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0 and not controller._search_running, timeout=3000)
+    assert first not in seen
+    assert window.results_model.result_at(0).caption.startswith("Brain MRI")
+    assert second < max(seen)  # the coalesced re-run carries a newer id
+
+
+def test_keyboard_enter_opens_detail_with_highlight_links_and_licence(make_window, qtbot):
+    window, _ = make_window()
+    qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert window.search_field.hasFocus()
+    window.search_field.setText("rib fracture")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=3000)
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+    assert window.grid.currentIndex().row() == 1
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return)
+    assert window.detail.isVisible()
+    result = window.grid.currentIndex().data(RESULT_ROLE)
+    assert window.detail.result == result
+    caption_html = window.detail.caption_label.text()
+    assert "background-color" in caption_html and "fracture" in caption_html
+    pmcid_html = window.detail._meta_labels["PMCID"].text()
+    assert f'href="https://pmc.ncbi.nlm.nih.gov/articles/{result.article.pmcid}/"' in pmcid_html
+    assert "doi.org/10.1000/demo" in window.detail._meta_labels["DOI"].text()
+    assert "CC BY 4.0" in window.detail._meta_labels["Licence"].text()
+    qtbot.waitUntil(lambda: window.detail.image_label.pixmap() is not None
+                    and not window.detail.image_label.pixmap().isNull(), timeout=3000)
+
+
+def test_find_similar_puts_the_figure_in_the_image_chip(make_window, qtbot):
+    window, opener = make_window()
+    window.search_field.setText("histology")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=3000)
+    window.open_detail()
+    result = window.detail.result
+    with qtbot.waitSignal(window.controller.results_ready, timeout=3000):
+        window.detail.find_similar_button.click()
+    assert window.search_bar.chip.isVisible()
+    assert "Similar to Figure" in window.search_bar.chip.text.text()
+    query = opener.opened[0].queries[-1]
+    assert any(t.image == result.image_path for t in query.terms)
+
+
+def test_copy_figure_and_citation_to_clipboard(make_window, qtbot):
+    window, _ = make_window()
+    window.search_field.setText("chart")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=3000)
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    image = QGuiApplication.clipboard().image()
+    assert (image.width(), image.height()) == (64, 48)
+    QGuiApplication.clipboard().clear()
+    window.search_field.setFocus()  # no text selected in the field: Ctrl+C still means "copy the figure"
+    qtbot.keyClick(window.search_field, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().image().width() == 64
+    window.open_detail()
+    window.detail.export_requested.emit(window.detail.result, "ris")
+    assert QGuiApplication.clipboard().text().startswith("TY  - JOUR")
+    window.detail.export_requested.emit(window.detail.result, "attribution")
+    assert "CC BY 4.0" in QGuiApplication.clipboard().text()
+
+
+def test_filters_and_threshold_reach_the_query(make_window, qtbot):
+    window, opener = make_window()
+    library = opener.opened[0]
+    window.search_field.setText("chest")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=3000)
+    qtbot.waitUntil(lambda: window.filters.journal.count() > 1, timeout=3000)
+    window.filters.journal.setCurrentIndex(window.filters.journal.findData("J Pathol"))
+    window.filters.year_min.setValue(2012)
+    window.filters.threshold.setValue(30)
+    window.filters.sort.setCurrentIndex(window.filters.sort.findData("year_desc"))
+    qtbot.waitUntil(lambda: library.queries[-1].sort == "year_desc" and not window.controller._search_running,
+                    timeout=3000)
+    query = library.queries[-1]
+    assert query.filters.journals == ("J Pathol",) and query.filters.year_min == 2012
+    assert query.min_score == pytest.approx(0.30)
+
+
+def test_thumbnails_are_cached_on_disk(make_window, qtbot, isolated_home):
+    window, _ = make_window()
+    window.search_field.setText("chest")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=3000)
+    for row in range(window.results_model.rowCount()):
+        window.results_model.data(window.results_model.index(row), Qt.ItemDataRole.DecorationRole)
+    qtbot.waitUntil(lambda: all(window.thumbnails.pixmap(window.results_model.result_at(r).image_path)
+                                for r in range(window.results_model.rowCount())), timeout=5000)
+    cached = list((isolated_home / "data" / "thumbnails").glob("*.png"))
+    assert len(cached) >= window.results_model.rowCount()

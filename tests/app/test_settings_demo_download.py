@@ -1,0 +1,151 @@
+import http.server
+import io
+import threading
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QUrl
+
+from app.settings import AppSettings
+
+pytestmark = pytest.mark.gui
+
+
+def test_settings_dialog_returns_the_chosen_device_library_and_offline_flag(qtbot, tmp_path):
+    from app.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppSettings(library_path=str(tmp_path / "a")))
+    qtbot.addWidget(dialog)
+    texts = [dialog.model.itemText(i) for i in range(dialog.model.count())]
+    assert texts[:3] == ["pmc-clip", "pmc-clip-notebook", "biomedclip"]  # the registry's names
+    assert texts[-2:] == ["Local checkpoint…", "Exported model folder…"]
+    assert dialog.device.itemData(0) == "auto" and dialog.device.findData("cpu") > 0
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    dialog.library.setText(str(tmp_path / "b"))
+    dialog.offline.setChecked(True)
+    chosen = dialog.result_settings()
+    assert (chosen.device, chosen.library_path, chosen.offline) == ("cpu", str(tmp_path / "b"), True)
+    assert chosen.model_name == "pmc-clip"
+
+
+def test_local_checkpoint_and_model_folder_choices_become_model_specs(qtbot, monkeypatch, tmp_path):
+    from app.ui import settings_dialog
+    from app.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    monkeypatch.setattr(settings_dialog.QFileDialog, "getOpenFileName", lambda *a, **k: ("/w/checkpoint.pt", ""))
+    monkeypatch.setattr(settings_dialog.QFileDialog, "getExistingDirectory", lambda *a, **k: "/w/exported")
+    index = dialog.model.count() - 2
+    dialog.model.setCurrentIndex(index)
+    dialog._on_model_chosen(index)
+    spec = dialog.result_settings().model_spec
+    assert (spec.name, spec.weights) == ("pmc-clip", "/w/checkpoint.pt")
+    index = dialog.model.count() - 1
+    dialog.model.setCurrentIndex(index)
+    dialog._on_model_chosen(index)
+    spec = dialog.result_settings().model_spec
+    assert (spec.name, spec.weights) == ("local-dir:/w/exported", None)
+
+
+def test_changing_the_library_folder_reopens_it_and_is_remembered(make_window, qtbot, tmp_path):
+    from app.settings import load_settings
+    from app.ui.actions import apply_settings
+
+    window, opener = make_window()
+    with qtbot.waitSignal(window.controller.library_opened, timeout=3000):
+        apply_settings(window, window.settings.with_changes(library_path=str(tmp_path / "other")))
+    assert opener.opened[0].closed and opener.opened[-1].path == tmp_path / "other"
+    assert load_settings().library_path == str(tmp_path / "other")
+
+
+def test_demo_figures_have_captions_and_are_deterministic(tmp_path):
+    from app.demo import write_demo_figures
+
+    first = write_demo_figures(tmp_path / "a", count=12)
+    second = write_demo_figures(tmp_path / "b", count=12)
+    assert len(first) == 12 and all(p.with_suffix(".txt").read_text() for p in first)
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+    kinds = {p.name.split("-")[0] for p in first}
+    assert kinds == {"ct", "xray", "mri", "histology", "microscopy", "chart"}
+
+
+def test_importing_several_pmc_files_indexes_each(make_window, qtbot, tmp_path):
+    from tests.app.fake_library import make_figures
+
+    window, opener = make_window()
+    sources = [tmp_path / "pkg1", tmp_path / "pkg2"]
+    for source in sources:
+        make_figures(source, 4)
+    reports = []
+    window.controller.ingest_finished.connect(reports.append)
+    with qtbot.waitSignal(window.controller.ingest_running_changed, timeout=5000,
+                          check_params_cb=lambda running: not running):
+        window.add_sources(sources, "auto")
+    assert [r.added for r in reports] == [4, 4]
+    qtbot.waitUntil(lambda: window.library_panel.collections.count() == 3, timeout=3000)
+
+
+@pytest.fixture
+def image_server():
+    buffer = io.BytesIO()
+    Image.new("RGB", (30, 20), (0, 0, 255)).save(buffer, format="PNG")
+    payload = buffer.getvalue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = payload if self.path.endswith(".png") else b"<html>not an image</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_image_url_dragged_from_a_browser_is_downloaded_off_the_gui_thread(make_window, qtbot, image_server):
+    window, opener = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl(f"{image_server}/figures/mri.png")])
+    with qtbot.waitSignal(window.controller.results_ready, timeout=5000):
+        window.accept_image_data(mime)
+    (term,) = [t.image for t in opener.opened[0].queries[-1].terms if t.image is not None]
+    assert term.size == (30, 20) and window.search_bar.chip.text.text() == "mri.png"
+
+    mime = QMimeData()
+    mime.setUrls([QUrl(f"{image_server}/article.html")])
+    window.accept_image_data(mime)
+    qtbot.waitUntil(window.notice.isVisible, timeout=5000)
+    assert "does not point to an image" in window.notice.text
+    assert window.search_bar.chip.text.text() == "mri.png"  # the previous query image stays
+
+
+def test_try_the_demo_library_opens_once_and_indexes_the_demo_figures(qtbot, monkeypatch, isolated_home):
+    from app import demo
+    from app.gui_main import build_window
+    from app.settings import load_settings
+    from app.ui.app_controller import AppController
+    from engine.types import ModelSpec
+    from tests.app.fake_library import fake_opener
+
+    monkeypatch.setattr(demo, "demo_model_spec", lambda: ModelSpec(name="local-dir:/demo-model"))
+    opener = fake_opener(None)
+    window = build_window(controller=AppController(opener))
+    qtbot.addWidget(window)
+    window.show()
+    assert window.demo_button.isVisible()  # first launch: no library yet, a demo model is available
+    with qtbot.waitSignal(window.controller.ingest_finished, timeout=10_000) as finished:
+        window.demo_button.click()
+    assert len(opener.opened) == 1  # opened once (a second open would collide with the first's lock)
+    assert finished.args[0].added == demo.DEMO_FIGURES
+    assert load_settings().library_path == str(demo.demo_library_dir())
+    qtbot.waitUntil(lambda: window.library_info is not None and window.library_info.figures == demo.DEMO_FIGURES,
+                    timeout=5000)

@@ -1,0 +1,127 @@
+"""The catalog file: pragmas, schema version and migrations, FTS kept in sync by triggers."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from engine.catalog import CURRENT_VERSION, Base, fts, migrations, open_engine, session_factory
+from engine.errors import LibraryError
+
+
+def _columns(engine) -> dict[str, set[str]]:
+    inspector = inspect(engine)
+    return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names() if "fts" not in t}
+
+
+def test_fresh_catalog_is_wal_with_foreign_keys_and_current_schema(tmp_path):
+    engine = open_engine(tmp_path / "c.sqlite", create=True)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert migrations.current_version(conn) == CURRENT_VERSION
+    engine.dispose()
+
+
+def test_orm_describes_exactly_the_migrated_schema(tmp_path):
+    engine = open_engine(tmp_path / "c.sqlite", create=True)
+    expected = {t.name: {c.name for c in t.columns} for t in Base.metadata.sorted_tables}
+    assert _columns(engine) == expected
+    engine.dispose()
+
+
+def _insert_v1_rows(conn) -> None:
+    conn.execute(text("INSERT INTO collections (id, name, kind, source, scan_mark) VALUES (1, 'c', 'folder', '/x', 1)"))
+    conn.execute(text("INSERT INTO articles (id, pmcid, title) VALUES (1, 'PMC1', 'Pleural effusion in adults')"))
+    conn.execute(text("INSERT INTO vectors (content_sha256, data) VALUES ('aa', x'00000000')"))
+    conn.execute(
+        text(
+            "INSERT INTO figures (id, collection_id, article_id, key, image_path, file_size, mtime_ns, "
+            "content_sha256, caption, status, scan_mark) "
+            "VALUES (7, 1, 1, 'k', '/x/a.png', 1, 1, 'aa', 'Axial CT of the thorax', 'ok', 1)"
+        )
+    )
+
+
+def test_migrates_a_version_1_file_and_backfills_full_text(tmp_path):
+    path = tmp_path / "old.sqlite"
+    raw = create_engine(f"sqlite:///{path}")
+    with raw.begin() as conn:
+        migrations.create_v1(conn)
+        _insert_v1_rows(conn)
+    raw.dispose()
+
+    engine = open_engine(path)
+    with engine.connect() as conn:
+        assert migrations.current_version(conn) == CURRENT_VERSION
+        hits = conn.execute(text(f"SELECT rowid FROM {fts.TABLE} WHERE {fts.TABLE} MATCH 'thorax'")).scalars().all()
+        title_hits = (
+            conn.execute(text(f"SELECT rowid FROM {fts.TABLE} WHERE {fts.TABLE} MATCH 'effusion'")).scalars().all()
+        )
+    assert hits == [7] and title_hits == [7]
+    fresh = open_engine(tmp_path / "fresh.sqlite", create=True)
+    assert _columns(engine) == _columns(fresh)
+    engine.dispose()
+    fresh.dispose()
+
+
+def test_refuses_a_newer_schema(tmp_path):
+    path = tmp_path / "new.sqlite"
+    open_engine(path, create=True).dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE schema_version SET version = ?", (CURRENT_VERSION + 1,))
+    with pytest.raises(LibraryError, match="newer version"):
+        open_engine(path)
+
+
+def test_garbage_file_is_a_library_error(tmp_path):
+    path = tmp_path / "junk.sqlite"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(LibraryError):
+        open_engine(path)
+
+
+def test_fts_follows_caption_and_title_changes_and_cascade_deletes(tmp_path):
+    engine = open_engine(tmp_path / "c.sqlite", create=True)
+    sessions = session_factory(engine)
+
+    def match(word: str) -> list[int]:
+        with engine.connect() as conn:
+            return (
+                conn.execute(text(f"SELECT rowid FROM {fts.TABLE} WHERE {fts.TABLE} MATCH :m"), {"m": word})
+                .scalars()
+                .all()
+            )
+
+    with sessions.begin() as session:
+        _insert_v1_rows(session.connection())
+    assert match("thorax") == [7]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE figures SET caption = 'Sagittal MRI of the knee' WHERE id = 7"))
+    assert match("thorax") == [] and match("knee") == [7]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE articles SET title = 'Meniscal tears' WHERE id = 1"))
+    assert match("effusion") == [] and match("meniscal") == [7]
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM collections WHERE id = 1"))  # cascades to figures, triggers clean FTS
+        assert conn.execute(text("SELECT count(*) FROM figures")).scalar() == 0
+    assert match("knee") == []
+    engine.dispose()
+
+
+@pytest.mark.parametrize("hostile", ['tumour" OR "x', "NEAR(a b)", "a*", "caption:secret", '"""'])
+def test_user_text_is_never_fts_syntax(tmp_path, hostile):
+    engine = open_engine(tmp_path / "c.sqlite", create=True)
+    expression = fts.match_expression(fts.query_words(hostile))
+    if expression is not None:
+        with engine.connect() as conn:  # must not raise a syntax error
+            conn.execute(text(f"SELECT rowid FROM {fts.TABLE} WHERE {fts.TABLE} MATCH :m"), {"m": expression}).all()
+    engine.dispose()
+
+
+def test_matched_terms_finds_plural_forms_and_titles():
+    assert fts.matched_terms(["tumor", "mri"], "Two tumors on MRI.", None) == ("tumor", "mri")
+    assert fts.matched_terms(["effusion"], "Chest film", "Pleural effusion") == ("effusion",)
+    assert fts.matched_terms(["ct"], "Chest film", None) == ()

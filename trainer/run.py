@@ -1,0 +1,228 @@
+"""A whole pretraining run: config → run folder, model, data, epochs with validation and checkpoints.
+
+Only rank 0 writes (config, metrics, checkpoints); every rank trains. `stop_after_epoch` ends the run early
+as an interruption would (tests use it to check that `--resume latest` continues exactly).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.errors import ConfigError
+from engine.models.pmc_clip import PMCClip
+from engine.models.tokenizer import load_tokenizer
+from trainer.checkpoint import load_training_checkpoint, resolve_resume_path, save_training_checkpoint
+from trainer.config import RunConfig, save_config, to_dict
+from trainer.distributed import DistInfo, barrier, cleanup, init_distributed
+from trainer.evaluation import validate
+from trainer.monitor import RunMonitor
+from trainer.train import StepProgress, Trainer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    epochs: int
+    steps: int
+    history: tuple[dict, ...]  # one dict per epoch trained in this call
+    latest_checkpoint: Path | None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_vocab_size(cfg: RunConfig, vocab_size: int) -> RunConfig:
+    """`model.text.vocab_size: 0` means "the tokenizer's"; any other value must match it."""
+    declared = cfg.model.text.vocab_size
+    if declared == 0:
+        text = dataclasses.replace(cfg.model.text, vocab_size=vocab_size)
+        return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, text=text))
+    if declared != vocab_size:
+        raise ConfigError(f"model.text.vocab_size is {declared} but the tokenizer has {vocab_size} entries")
+    return cfg
+
+
+def build_model(cfg: RunConfig, init_checkpoint: str | None = None) -> PMCClip:
+    torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank, whatever DDP broadcasts
+    model = PMCClip(cfg.model)
+    if init_checkpoint:
+        from engine.models.checkpoint import load_pmc_clip_weights
+
+        report = load_pmc_clip_weights(model, init_checkpoint)
+        logger.info("initialised from %s: %s", init_checkpoint, report)
+    return model
+
+
+def build_datasets(cfg: RunConfig, tokenizer):
+    from trainer.data import CaptionDataset, read_rows, resolve_image_root, subset_rows
+
+    d = cfg.data
+    if not d.train:
+        raise ConfigError("data.train is not set: give a PMC-OA .jsonl or .csv of image/caption pairs")
+    image_root = resolve_image_root(d.image_root) if d.image_root else Path(d.train).parent
+    common = dict(
+        image_size=cfg.model.vision.image_size,
+        seed=cfg.train.seed,
+        context_length=cfg.model.text.context_length,
+    )
+    train_rows = read_rows(d.train, image_key=d.image_key, caption_key=d.caption_key).rows
+    train_set = CaptionDataset(
+        train_rows, image_root, tokenizer, train=True, crop_scale=d.crop_scale, mask_ratio=d.mask_ratio, **common
+    )
+    valid_set = None
+    if d.valid:
+        rows = read_rows(d.valid, image_key=d.image_key, caption_key=d.caption_key).rows
+        rows = subset_rows(rows, d.valid_max_rows, seed=cfg.train.seed)
+        valid_set = CaptionDataset(rows, image_root, tokenizer, train=False, **common)
+    return train_set, valid_set
+
+
+def _check_resume_config(saved: dict, cfg: RunConfig) -> None:
+    if saved.get("model") != to_dict(cfg.model):
+        raise ConfigError("the checkpoint was trained with another model config than this run's; refusing to resume")
+    current = to_dict(cfg)
+    for section in ("data", "optim", "loss", "train"):
+        for key, value in (saved.get(section) or {}).items():
+            if current[section].get(key) != value:
+                logger.warning(
+                    "resuming with %s.%s = %r (checkpoint had %r)", section, key, current[section][key], value
+                )
+
+
+def run_training(
+    cfg: RunConfig,
+    *,
+    resume: str | None = None,
+    init_checkpoint: str | None = None,
+    on_progress: Callable[[StepProgress], None] | None = None,
+    stop_after_epoch: int | None = None,
+    datasets: tuple | None = None,
+    dist_info: DistInfo | None = None,
+) -> RunResult:
+    """Train `cfg` (torchrun-aware). `datasets=(train, valid)` replaces reading cfg.data (tests, benchmarks)."""
+    owns_group = dist_info is None
+    dist_info = dist_info or init_distributed(cfg.train.device)
+    try:
+        return _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch, datasets)
+    finally:
+        if owns_group:
+            cleanup()
+
+
+def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch, datasets) -> RunResult:
+    tokenizer = load_tokenizer(cfg.data.tokenizer) if cfg.data.tokenizer else None
+    if tokenizer is not None:
+        cfg = resolve_vocab_size(cfg, len(tokenizer))
+    elif cfg.model.text.vocab_size == 0:
+        raise ConfigError("data.tokenizer is not set: give the folder with the vocab.txt to train with")
+    # Data first: a wrong path should fail before a run folder or a 200M-parameter model is made.
+    train_set, valid_set = datasets if datasets is not None else build_datasets(cfg, tokenizer)
+    run_dir = cfg.run_dir
+    if dist_info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+        if cfg.data.tokenizer and not (run_dir / "tokenizer" / "vocab.txt").exists():
+            # The run folder carries its vocabulary, so `export RUN_DIR` needs nothing else.
+            (run_dir / "tokenizer").mkdir(exist_ok=True)
+            shutil.copy2(Path(cfg.data.tokenizer) / "vocab.txt", run_dir / "tokenizer" / "vocab.txt")
+    barrier()
+
+    payload = None
+    if resume:
+        payload = load_training_checkpoint(resolve_resume_path(resume, run_dir))
+        _check_resume_config(payload.get("config", {}), cfg)
+    model = build_model(cfg, None if payload else init_checkpoint)
+    seed_everything(cfg.train.seed + dist_info.rank)
+
+    monitor = RunMonitor(run_dir, enabled=dist_info.is_main)
+    trainer = Trainer(cfg, model, train_set, dist_info=dist_info, on_progress=on_progress, on_log=monitor.log_step)
+    if payload is not None:
+        trainer.load_state_dict(payload)
+        logger.info("resumed at epoch %d, step %d", trainer.epoch, trainer.step)
+        del payload
+    if dist_info.is_main:
+        params = sum(p.numel() for p in model.parameters())
+        logger.info(
+            "training %s: %.1fM parameters, %d pairs, %d steps/epoch × %d epochs, %d rank(s) on %s",
+            run_dir,
+            params / 1e6,
+            len(train_set),
+            trainer.steps_per_epoch,
+            cfg.train.epochs,
+            dist_info.world_size,
+            dist_info.device,
+        )
+
+    every_steps = cfg.train.save_every_steps
+
+    def save_mid_epoch(t: Trainer) -> None:
+        if every_steps > 0 and t.step % every_steps == 0 and t.batch_in_epoch < t.steps_per_epoch:
+            state = t.state_dict()  # collective: all ranks
+            if dist_info.is_main:
+                save_training_checkpoint(run_dir, state, epoch=t.epoch, keep_epoch_file=False)
+            barrier()
+
+    history, latest = [], None
+    try:
+        while trainer.epoch < cfg.train.epochs:
+            row = {"epoch": trainer.epoch + 1, **trainer.train_epoch(on_step=save_mid_epoch)}
+            if valid_set is not None and dist_info.is_main:
+                row.update(
+                    validate(
+                        trainer.raw_model,
+                        valid_set,
+                        batch_size=cfg.train.batch_size,
+                        device=dist_info.device,
+                        num_workers=cfg.data.num_workers,
+                    )
+                )
+            row["step"] = trainer.step
+            row["lr"] = trainer.current_lr()
+            history.append(row)
+            state = trainer.state_dict()  # collective: all ranks
+            if dist_info.is_main:
+                monitor.log_epoch(row)
+                logger.info("epoch %d: %s", row["epoch"], _format_row(row))
+                every = cfg.train.save_every_epochs
+                keep = (every > 0 and trainer.epoch % every == 0) or trainer.epoch == cfg.train.epochs
+                latest = save_training_checkpoint(run_dir, state, epoch=trainer.epoch, keep_epoch_file=keep)
+            del state
+            barrier()
+            if stop_after_epoch is not None and trainer.epoch >= stop_after_epoch:
+                break
+    finally:
+        monitor.close()
+    return RunResult(run_dir, trainer.epoch, trainer.step, tuple(history), latest)
+
+
+_LOGGED = (
+    "train_loss",
+    "train_clip",
+    "train_mlm",
+    "val_loss",
+    "val_image_to_text_R@1",
+    "val_image_to_text_R@10",
+    "val_text_to_image_R@1",
+    "val_text_to_image_R@10",
+    "val_chance_R@10",
+    "lr",
+)
+
+
+def _format_row(row: dict) -> str:
+    """The headline numbers for the log line; epochs.csv and TensorBoard have all of them."""
+    return ", ".join(f"{k}={row[k]:.4g}" for k in _LOGGED if k in row)
