@@ -46,9 +46,11 @@ def machine_info(threads: int) -> str:
         pass
     version = getattr(hnswlib, "__version__", "0.8 (no __version__)")
     blas = os.environ.get("OPENBLAS_NUM_THREADS")
-    return (f"machine: nproc={os.cpu_count()} cpu={cpu!r} python={platform.python_version()} "
-            f"numpy={np.__version__} hnswlib={version} build_threads={threads} query_threads=1 blas_threads={blas} "
-            f"loadavg={os.getloadavg()[0]:.1f}")
+    return (
+        f"machine: nproc={os.cpu_count()} cpu={cpu!r} python={platform.python_version()} "
+        f"numpy={np.__version__} hnswlib={version} build_threads={threads} query_threads=1 blas_threads={blas} "
+        f"loadavg={os.getloadavg()[0]:.1f}"
+    )
 
 
 def vm_rss_bytes() -> int:
@@ -67,8 +69,10 @@ def percentiles_ms(samples: list[float]) -> tuple[float, float]:
 def summarise(per_run: list[tuple[float, float]]) -> str:
     p50 = [r[0] for r in per_run]
     p99 = [r[1] for r in per_run]
-    return (f"p50 {statistics.median(p50):7.3f} ms ({min(p50):.3f}–{max(p50):.3f})  "
-            f"p99 {statistics.median(p99):7.3f} ms ({min(p99):.3f}–{max(p99):.3f})")
+    return (
+        f"p50 {statistics.median(p50):7.3f} ms ({min(p50):.3f}–{max(p50):.3f})  "
+        f"p99 {statistics.median(p99):7.3f} ms ({min(p99):.3f}–{max(p99):.3f})"
+    )
 
 
 def time_single_queries(search, queries: np.ndarray, runs: int) -> list[tuple[float, float]]:
@@ -84,8 +88,10 @@ def time_single_queries(search, queries: np.ndarray, runs: int) -> list[tuple[fl
 
 
 def bench_size(n: int, args: argparse.Namespace) -> None:
-    print(f"\n=== n={n:,} dim={args.dim} latent={args.latent} noise={args.noise} M={args.M} "
-          f"ef_construction={args.ef_construction} k={args.k} queries={args.queries} runs={args.runs}")
+    print(
+        f"\n=== n={n:,} dim={args.dim} latent={args.latent} noise={args.noise} M={args.M} "
+        f"ef_construction={args.ef_construction} k={args.k} queries={args.queries} runs={args.runs}"
+    )
     rss_before = vm_rss_bytes()
     index = VectorIndex(args.dim, capacity=n, M=args.M, ef_construction=args.ef_construction)
     start = time.perf_counter()
@@ -99,8 +105,10 @@ def bench_size(n: int, args: argparse.Namespace) -> None:
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     raw = n * args.dim * 4
     print(f"build: {build_s:.1f} s ({n / build_s:,.0f} vectors/s)")
-    print(f"memory: index VmRSS growth {rss_index / 2**20:,.0f} MiB = {rss_index / raw:.2f}x raw float32 "
-          f"({raw / 2**20:,.0f} MiB); process ru_maxrss so far {maxrss / 2**20:,.0f} MiB")
+    print(
+        f"memory: index VmRSS growth {rss_index / 2**20:,.0f} MiB = {rss_index / raw:.2f}x raw float32 "
+        f"({raw / 2**20:,.0f} MiB); process ru_maxrss so far {maxrss / 2**20:,.0f} MiB"
+    )
 
     vectors = low_rank_vectors(n, args.dim, latent=args.latent, noise=args.noise, seed=args.seed)
     ids = np.arange(n)
@@ -122,10 +130,14 @@ def bench_size(n: int, args: argparse.Namespace) -> None:
     tuned = index.tune_ef(target_recall=0.95, sample=200, k=args.k)
     tune_s = time.perf_counter() - start
     found, _ = index.search(queries, k=args.k)
-    print(f"tune_ef(0.95): ef={tuned} in {tune_s:.1f} s; recall@{args.k} on fresh queries at that ef "
-          f"{recall_at_k(found, truth):.3f}")
-    print(f"process ru_maxrss at end {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB "
-          f"(includes the {raw / 2**20:,.0f} MiB float32 copy for exact search)")
+    print(
+        f"tune_ef(0.95): ef={tuned} in {tune_s:.1f} s; recall@{args.k} on fresh queries at that ef "
+        f"{recall_at_k(found, truth):.3f}"
+    )
+    print(
+        f"process ru_maxrss at end {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB "
+        f"(includes the {raw / 2**20:,.0f} MiB float32 copy for exact search)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,11 +33,14 @@ def _machine() -> str:
     cpu = platform.processor()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
-    return (f"{os.cpu_count()} CPUs ({cpu}); Python {platform.python_version()}; PySide6 {PySide6.__version__}; "
-            f"numpy {numpy.__version__}")
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}); Python {platform.python_version()}; PySide6 {PySide6.__version__}; "
+        f"numpy {numpy.__version__}"
+    )
 
 
 def one_run(images: int, delay_s: float, queries: int) -> dict:
@@ -135,14 +138,22 @@ def main(argv: list[str] | None = None) -> int:
 
     create_application()
     print(f"machine: {_machine()}")
-    print(f"setup: {args.images} images, FakeEncoder {args.delay_ms:g} ms/image, real Library, offscreen, "
-          f"{args.runs} runs, up to {args.queries} queries per run while indexing")
+    print(
+        f"setup: {args.images} images, FakeEncoder {args.delay_ms:g} ms/image, real Library, offscreen, "
+        f"{args.runs} runs, up to {args.queries} queries per run while indexing"
+    )
     runs = [one_run(args.images, args.delay_ms / 1000, args.queries) for _ in range(args.runs)]
-    for key, unit in (("index_s", "s"), ("max_gap_ms", "ms"), ("p99_gap_ms", "ms"), ("gui_search_ms", "ms"),
-                      ("direct_search_ms", "ms")):
+    for key, unit in (
+        ("index_s", "s"),
+        ("max_gap_ms", "ms"),
+        ("p99_gap_ms", "ms"),
+        ("gui_search_ms", "ms"),
+        ("direct_search_ms", "ms"),
+    ):
         values = [r[key] for r in runs]
-        print(f"{key:>17}: median {statistics.median(values):8.1f} {unit}  [min {min(values):.1f}, max "
-              f"{max(values):.1f}]")
+        print(
+            f"{key:>17}: median {statistics.median(values):8.1f} {unit}  [min {min(values):.1f}, max {max(values):.1f}]"
+        )
     print(f"queries measured per run: {[r['queries'] for r in runs]}")
     return 0
 
