@@ -3,7 +3,8 @@
     python -m bench.encode_throughput --runs 3 --batch 16
 
 Measures, all in one run (random weights, real sizes; the numbers do not depend on the weights' values):
-- fp32 matmul rate (2048×2048) — the CPU's practical fp32 roofline;
+- fp32 GEMM rates (2048² matmul and a 1×1 conv via oneDNN, timed in the same rounds as the towers); the faster
+  one is the CPU's practical fp32 roofline;
 - FLOPs per 224² image of each tower (torch's FlopCounterMode, 2 FLOPs per multiply-add);
 - images/s of our ModifiedResNet-50 (32-head attention pool, 768-d) and of open_clip's RN50 image tower, same
   input batch, warm (one untimed pass first), timed in interleaved rounds, median/min/max over --runs;
@@ -26,12 +27,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.models.factory import cpu_has_native_bf16
 from engine.models.inference import fold_batchnorm_
 from engine.models.modified_resnet import ModifiedResNet
 from engine.models.pmc_clip import PMCClip, PMCClipConfig
 from engine.models.tokenizer import build_vocab, load_tokenizer, tokenize
 
-FAST = "PMC-CLIP tower, encoder CPU path"  # fp32, channels_last, BatchNorm folded into the convs
+MATMUL = "matmul"
+CONV_GEMM = "conv gemm"
+FAST = "PMC-CLIP tower, encoder CPU path fp32"  # channels_last, BatchNorm folded into the convs
+FAST_BF16 = "PMC-CLIP tower, encoder CPU path bf16"  # the same under bf16 autocast (CPUs with native bf16)
 
 
 def _cpu_model() -> str:
@@ -59,11 +64,30 @@ def _summary(values: list[float]) -> str:
     return f"median {statistics.median(values):8.2f}  min {min(values):8.2f}  max {max(values):8.2f}"
 
 
-def matmul_gflops(runs: int, size: int = 2048) -> list[float]:
+def matmul_fn(size: int = 2048) -> tuple[Callable[[], object], float]:
+    """A 2048² fp32 matmul and its GFLOP, timed in the same rounds as the towers so it sees the same load."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    flops = 2 * size**3
-    with torch.inference_mode():
-        return [flops / t / 1e9 for t in _timed(lambda: a @ b, max(runs, 5))]
+
+    def multiply():
+        with torch.inference_mode():
+            for _ in range(4):
+                a @ b
+
+    return multiply, 4 * 2 * size**3 / 1e9
+
+
+def conv_gemm_fn(batch: int = 16, channels: int = 1024, side: int = 14) -> tuple[Callable[[], object], float]:
+    """A 1×1 convolution in channels_last is one big GEMM run by oneDNN — the library that runs the towers' convs.
+    On some CPUs (AMD with MKL) torch's fp32 matmul is much slower than oneDNN, so take the faster of the two as
+    the practical fp32 ceiling."""
+    conv = torch.nn.Conv2d(channels, channels, 1, bias=False).eval().to(memory_format=torch.channels_last)
+    x = torch.randn(batch, channels, side, side).contiguous(memory_format=torch.channels_last)
+
+    def run():
+        with torch.inference_mode():
+            conv(x)
+
+    return run, 2 * batch * side * side * channels * channels / 1e9
 
 
 def gflop_per_image(tower: torch.nn.Module, image_size: int = 224) -> float:
@@ -76,9 +100,10 @@ def gflop_per_image(tower: torch.nn.Module, image_size: int = 224) -> float:
 
 
 def interleaved_images_per_second(
-    candidates: dict[str, tuple[Callable[[], object], int]], runs: int
+    candidates: dict[str, tuple[Callable[[], object], float]], runs: int
 ) -> dict[str, list[float]]:
-    """Time each candidate once per round, round after round, so load from other processes hits all alike."""
+    """Work units per second (images, or GFLOP for the matmul) of each candidate, timed once per round, round
+    after round, so load from other processes hits all of them alike."""
     for fn, _ in candidates.values():
         fn()  # warm-up
     rates: dict[str, list[float]] = {name: [] for name in candidates}
@@ -140,13 +165,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"machine: {_cpu_model()}; nproc {os.cpu_count()}; torch {torch.__version__} ({torch.get_num_threads()} "
-        f"threads); numpy {np.__version__}; open_clip {open_clip.__version__}"
+        f"threads); numpy {np.__version__}; open_clip {open_clip.__version__}; native CPU bf16 "
+        f"(avx512_bf16/amx): {cpu_has_native_bf16()}"
     )
     print(f"load average before the run (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"setup: CPU, batch {args.batch}, 224x224, warm (1 untimed pass), {args.runs} timed runs, random weights")
-
-    gflops = matmul_gflops(args.runs)
-    print(f"fp32 matmul 2048^2 GFLOP/s:           {_summary(gflops)}")
 
     torch.manual_seed(0)
     config = PMCClipConfig()
@@ -171,14 +194,21 @@ def main(argv: list[str] | None = None) -> int:
     batch_cl = batch.contiguous(memory_format=torch.channels_last)
     rates = interleaved_images_per_second(
         {
+            MATMUL: matmul_fn(),
+            CONV_GEMM: conv_gemm_fn(),
             "open_clip RN50 tower, fp32 (baseline)": (forward_fn(reference, batch), args.batch),
             "PMC-CLIP tower, fp32": (forward_fn(ours, batch), args.batch),
             "PMC-CLIP tower, fp32 channels_last": (forward_fn(ours_cl, batch_cl), args.batch),
             "PMC-CLIP tower, bf16 autocast": (forward_fn(ours, batch, bf16=True), args.batch),
             FAST: (forward_fn(ours_fast, batch_cl), args.batch),
+            FAST_BF16: (forward_fn(ours_fast, batch_cl, bf16=True), args.batch),
         },
         args.runs,
     )
+    matmul_rates, conv_rates = rates.pop(MATMUL), rates.pop(CONV_GEMM)
+    print(f"fp32 matmul 2048^2, GFLOP/s                {_summary(matmul_rates)}")
+    print(f"fp32 1x1-conv GEMM (oneDNN), GFLOP/s       {_summary(conv_rates)}")
+    ceiling = max(statistics.median(matmul_rates), statistics.median(conv_rates))
     for name, values in rates.items():
         print(f"images/s {name:38s} {_summary(values)}")
     baseline = statistics.median(rates["open_clip RN50 tower, fp32 (baseline)"])
@@ -196,31 +226,53 @@ def main(argv: list[str] | None = None) -> int:
         cl_cos = mean_cosine(ours_cl(batch_cl), want)
         fast_cos = mean_cosine(ours_fast(batch_cl), want)
         with torch.autocast("cpu", dtype=torch.bfloat16):
+            fast_bf16_cos = mean_cosine(ours_fast(batch_cl), want)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
             bf16_cos = mean_cosine(ours(batch), want)
     print(
         f"cosine vs fp32: channels_last mean {cl_cos[0]:.7f} min {cl_cos[1]:.7f}; "
         f"bf16 autocast mean {bf16_cos[0]:.7f} min {bf16_cos[1]:.7f}; "
-        f"encoder CPU path mean {fast_cos[0]:.7f} min {fast_cos[1]:.7f}"
+        f"encoder CPU path fp32 mean {fast_cos[0]:.7f} min {fast_cos[1]:.7f}; "
+        f"encoder CPU path bf16 mean {fast_bf16_cos[0]:.7f} min {fast_bf16_cos[1]:.7f}"
     )
     best = statistics.median(rates[FAST])
-    roofline = statistics.median(gflops) / ours_gflop
+    roofline = ceiling / ours_gflop
     print(
-        f"fp32 roofline for our tower: {roofline:.1f} images/s (matmul rate / GFLOP per image); our CPU path "
+        f"fp32 roofline for our tower: {roofline:.1f} images/s (best fp32 GEMM rate / GFLOP per image); our CPU path "
         f"(fp32, channels_last, folded BN) reaches {best:.1f} = {best / roofline:.0%} of it"
     )
 
-    model = PMCClip(PMCClipConfig(mlm=False)).eval()
+    model = PMCClip(PMCClipConfig(mlm=False, fusion_layers=0)).eval()
     with tempfile.TemporaryDirectory() as tmp:
         words = [f"word{i}" for i in range(2000)]
         tokenizer = load_tokenizer(build_vocab([" ".join(words)], tmp))
     query = "chest x-ray showing bilateral pulmonary infiltrates"
 
-    def one_query():
-        with torch.inference_mode():
-            return model.encode_text(tokenize(tokenizer, [query]), normalize=True)
+    def one_query(bf16: bool) -> Callable[[], torch.Tensor]:
+        def encode():
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                return model.encode_text(tokenize(tokenizer, [query]), normalize=True)
 
-    latencies = [t * 1000 for t in _timed(one_query, args.text_runs)]
-    print(f"text encode, one query, full-size BERT (ms): {_summary(latencies)}")
+        return encode
+
+    queries = [" ".join(words[i : i + 3 + i % 9]) for i in range(0, 640, 40)]  # 16 texts of 3..11 words
+    with torch.inference_mode():
+        want_text = model.encode_text(tokenize(tokenizer, queries))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got_text = model.encode_text(tokenize(tokenizer, queries))
+    text_cos = mean_cosine(got_text, want_text)
+    normed_text = F.normalize(want_text, dim=-1)
+    text_pairwise = (normed_text @ normed_text.T)[~torch.eye(len(queries), dtype=torch.bool)]
+    print(
+        f"text features: cosine between different texts mean {float(text_pairwise.mean()):.3f}; bf16 autocast "
+        f"vs fp32 cosine mean {text_cos[0]:.7f} min {text_cos[1]:.7f}"
+    )
+    for label, bf16 in (("fp32", False), ("bf16 autocast", True)):
+        latencies = [t * 1000 for t in _timed(one_query(bf16), args.text_runs)]
+        print(
+            f"text encode, one query (77 tokens, tokenising included), full-size BERT, {label} (ms): "
+            f"{_summary(latencies)}"
+        )
     print(f"load average after the run (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

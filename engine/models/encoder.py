@@ -41,6 +41,7 @@ class BatchedEncoder:
         device: str,
         device_reason: str,
         autocast_dtype: str | None = None,
+        image_autocast_dtype: str | None = None,
         batch_size: int | None = None,
         channels_last: bool = False,
     ):
@@ -49,7 +50,11 @@ class BatchedEncoder:
         self.device = device
         self.device_reason = device_reason
         self._torch_device = torch.device(device)
-        self._autocast_dtype = _AUTOCAST_DTYPES.get(autocast_dtype) if autocast_dtype else None
+        # `autocast_dtype` covers both towers (GPUs); `image_autocast_dtype` only the image tower (CPUs whose
+        # native bf16 speeds up convolutions but not BERT's matrix products).
+        self._text_autocast = _AUTOCAST_DTYPES.get(autocast_dtype) if autocast_dtype else None
+        image_dtype = image_autocast_dtype or autocast_dtype
+        self._image_autocast = _AUTOCAST_DTYPES.get(image_dtype) if image_dtype else None
         self._channels_last = channels_last
         self.batch_size = batch_size or DEFAULT_IMAGE_BATCH.get(self._torch_device.type, 16)
         self._transform = transform
@@ -58,8 +63,13 @@ class BatchedEncoder:
         self.folded_batchnorms = fold_image_tower_batchnorm_(self.model)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
-        precision = f"{autocast_dtype} autocast" if self._autocast_dtype is not None else "fp32"
-        self.precision = precision + (" channels_last" if channels_last else "")
+        image_precision = f"{image_dtype} autocast" if self._image_autocast is not None else "fp32"
+        text_precision = f"{autocast_dtype} autocast" if self._text_autocast is not None else "fp32"
+        layout = " channels_last" if channels_last else ""
+        if image_precision == text_precision:
+            self.precision = image_precision + layout
+        else:
+            self.precision = f"images {image_precision}{layout}, texts {text_precision}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_id!r}, dim={self.dim}, device={self.device!r}, {self.precision})"
@@ -78,10 +88,10 @@ class BatchedEncoder:
         """PIL image -> [3, H, W]. Pure function of its input, so prefetch threads may call it concurrently."""
         return self._transform(image)
 
-    def _autocast(self):
-        if self._autocast_dtype is None:
+    def _autocast(self, dtype: torch.dtype | None):
+        if dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self._torch_device.type, dtype=self._autocast_dtype)
+        return torch.autocast(device_type=self._torch_device.type, dtype=dtype)
 
     def _finish(self, features: torch.Tensor) -> np.ndarray:
         # Normalise in float32: under autocast the features may be bf16, whose norm is too coarse for cosine ranks.
@@ -94,7 +104,7 @@ class BatchedEncoder:
         if batch.shape[0] == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self._autocast(self._image_autocast):
             for start in range(0, batch.shape[0], self.batch_size):
                 pixels = batch[start : start + self.batch_size].to(self._torch_device, non_blocking=True)
                 if self._channels_last:
@@ -117,7 +127,7 @@ class BatchedEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self._autocast(self._text_autocast):
             for start in range(0, len(texts), self.batch_size):
                 out.append(self._finish(self._text_features(texts[start : start + self.batch_size])))
         return np.concatenate(out)

@@ -51,7 +51,7 @@ def test_embed_writes_features_in_input_order(model_folder, tmp_path, capsys):
     np.testing.assert_allclose(np.linalg.norm(text_features, axis=1), 1.0, atol=1e-5)
     assert list(data["texts"]) == CAPTIONS[:3]
 
-    encoder = create_encoder(f"local-dir:{folder}", device="cpu")
+    encoder = create_encoder(f"local-dir:{folder}", device="cpu", batch_size=2)  # same batches as the command
     np.testing.assert_allclose(image_features, encoder.encode_images(list(reversed(images))), atol=1e-5)
     np.testing.assert_allclose(text_features, encoder.encode_texts(CAPTIONS[:3]), atol=1e-5)
 

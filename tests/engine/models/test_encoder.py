@@ -33,7 +33,7 @@ def _assert_normalised(vectors: np.ndarray, rows: int, dim: int) -> None:
 
 def test_local_dir_encoder_matches_the_model(exported):
     model, out, paths = exported
-    encoder = create_encoder(f"local-dir:{out}", device="cpu", batch_size=2)
+    encoder = create_encoder(f"local-dir:{out}", device="cpu", batch_size=2, cpu_bf16=False)
     assert isinstance(encoder, Encoder)
     assert encoder.model_id == f"local-dir:{out.resolve()}" and encoder.dim == 32
     assert encoder.device == "cpu" and encoder.device_reason and encoder.precision == "fp32 channels_last"
@@ -56,14 +56,26 @@ def test_local_dir_encoder_matches_the_model(exported):
 
 def test_batch_size_one_and_input_order(exported):
     _, out, paths = exported
-    single = create_encoder(f"local-dir:{out}", device="cpu", batch_size=1)
-    many = create_encoder(f"local-dir:{out}", device="cpu", batch_size=16)
+    single = create_encoder(f"local-dir:{out}", device="cpu", batch_size=1, cpu_bf16=False)
+    many = create_encoder(f"local-dir:{out}", device="cpu", batch_size=16, cpu_bf16=False)
     np.testing.assert_allclose(single.encode_texts(CAPTIONS), many.encode_texts(CAPTIONS), atol=1e-5)
     forward = many.encode_images([Image.open(p) for p in paths])
     backward = single.encode_images(list(reversed(paths)))
     np.testing.assert_allclose(forward[::-1], backward, atol=1e-5)
     assert single.encode_texts(["one caption"]).shape == (1, 32)
     assert many.encode_texts([]).shape == (0, 32) and many.encode_images([]).shape == (0, 32)
+
+
+def test_cpu_bf16_image_path_stays_within_cosine_0999_of_fp32(exported):
+    _, out, paths = exported
+    fast = create_encoder(f"local-dir:{out}", device="cpu", cpu_bf16=True)
+    exact = create_encoder(f"local-dir:{out}", device="cpu", cpu_bf16=False)
+    assert fast.precision == "images bf16 autocast channels_last, texts fp32"
+    got, want = fast.encode_images(paths), exact.encode_images(paths)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert (got * want).sum(axis=1).min() >= 0.999
+    np.testing.assert_array_equal(fast.encode_texts(CAPTIONS), exact.encode_texts(CAPTIONS))
 
 
 def test_preprocess_then_encode_preprocessed_equals_encode_images(exported):
