@@ -115,7 +115,11 @@ class FakeLibrary:
     def ingest(self, collection_id: int, *, cancel=None, pause=None, batch_size: int = 32):
         self.ingest_calls.append(collection_id)
         source = Path(self._collections[collection_id].source)
-        files = sorted(p for p in source.iterdir() if p.is_file())
+        # Caption sidecars belong to their image, as in the real folder reader.
+        files = sorted(
+            p for p in source.iterdir()
+            if p.is_file() and not (p.suffix == ".txt" and p.with_suffix(".jpg").exists())
+        )
         started, done, problems = time.monotonic(), 0, []
         for batch in range(self.batches):
             if cancel is not None and cancel():
@@ -123,8 +127,8 @@ class FakeLibrary:
                                     seconds=time.monotonic() - started)
             time.sleep(self.batch_delay)  # "encoding" (releases the GIL like a real model does)
             chunk = files[batch::self.batches]
-            images = [p for p in chunk if p.suffix == ".png"]
-            new = [SourceProblem(str(p), "not an image") for p in chunk if p.suffix != ".png"]
+            images = [p for p in chunk if p.suffix in (".png", ".jpg")]
+            new = [SourceProblem(str(p), "not an image") for p in chunk if p.suffix not in (".png", ".jpg")]
             problems.extend(new)
             with self._lock:
                 self._add_figures(collection_id, images)
