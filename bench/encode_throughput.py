@@ -17,7 +17,6 @@ Measures, all in one run (random weights, real sizes; the numbers do not depend 
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import tempfile
 import time
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.machine_info import cpu_model
 from engine.models.factory import cpu_has_native_bf16
 from engine.models.inference import fold_batchnorm_
 from engine.models.modified_resnet import ModifiedResNet
@@ -37,17 +37,6 @@ MATMUL = "matmul"
 CONV_GEMM = "conv gemm"
 FAST = "PMC-CLIP tower, encoder CPU path fp32"  # channels_last, BatchNorm folded into the convs
 FAST_BF16 = "PMC-CLIP tower, encoder CPU path bf16"  # the same under bf16 autocast (CPUs with native bf16)
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _timed(fn: Callable[[], object], runs: int) -> list[float]:
@@ -164,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     import open_clip
 
     print(
-        f"machine: {_cpu_model()}; nproc {os.cpu_count()}; torch {torch.__version__} ({torch.get_num_threads()} "
+        f"machine: {cpu_model()}; nproc {os.cpu_count()}; torch {torch.__version__} ({torch.get_num_threads()} "
         f"threads); numpy {np.__version__}; open_clip {open_clip.__version__}; native CPU bf16 "
         f"(avx512_bf16/amx): {cpu_has_native_bf16()}"
     )

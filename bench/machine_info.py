@@ -6,16 +6,19 @@ import os
 import platform
 
 
-def describe() -> str:
-    cpu = platform.processor() or "unknown CPU"
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or "unknown CPU"
+
+
+def describe() -> str:
+    cpu = cpu_model()
     parts = [f"{os.cpu_count()} CPUs ({cpu})", f"python {platform.python_version()}"]
     if hasattr(os, "getloadavg"):  # other work on a shared machine skews every figure: say how busy it was
         parts.append("load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))

@@ -31,23 +31,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.machine_info import cpu_model
 from engine.models.pmc_clip import PMCClip, PMCClipConfig, TextConfig, VisionConfig
 from trainer.config import build_config, to_dict
 from trainer.distributed import DistInfo
 from trainer.train import Trainer
 
 VOCAB, CONTEXT, IMAGE = 512, 48, 64
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def model_config(mlm: bool) -> PMCClipConfig:
@@ -223,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     import open_clip
 
-    print(f"machine: {platform.machine()} {_cpu_model()}, nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+    print(f"machine: {platform.machine()} {cpu_model()}, nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
     print(
         f"torch {torch.__version__}, numpy {np.__version__}, open_clip {open_clip.__version__}, "
         f"threads {torch.get_num_threads()}"
