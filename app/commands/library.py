@@ -103,15 +103,20 @@ def _print_report(name: str, report: IngestReport) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ query
+def _collection_ids(library: Library, wanted_names: list[str]) -> list[int]:
+    """Collections named by id or by name; an unknown one is the user's mistake, said plainly."""
+    known = library.collections()
+    ids = []
+    for wanted in wanted_names:
+        matches = [c.id for c in known if str(c.id) == wanted or c.name == wanted]
+        if not matches:
+            raise UserInputError(f"no collection named {wanted!r} (see `pmc-search info`)")
+        ids.extend(matches)
+    return ids
+
+
 def _filters(args, library: Library) -> SearchFilters:
-    collection_ids = []
-    if args.collection:
-        known = library.collections()
-        for wanted in args.collection:
-            matches = [c.id for c in known if str(c.id) == wanted or c.name == wanted]
-            if not matches:
-                raise UserInputError(f"no collection named {wanted!r} (see `pmc-search info`)")
-            collection_ids.extend(matches)
+    collection_ids = _collection_ids(library, args.collection) if args.collection else []
     return SearchFilters(
         collection_ids=tuple(collection_ids),
         year_min=args.year_min,
@@ -258,6 +263,17 @@ def run_info(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------------ remove
+def run_remove(args) -> int:
+    with Library.open(_library_dir(args)) as library:
+        by_id = {c.id: c for c in library.collections()}
+        for collection_id in dict.fromkeys(_collection_ids(library, args.collections)):
+            library.remove_collection(collection_id)
+            removed = by_id[collection_id]
+            print(f"removed [{removed.id}] {removed.name}: {removed.figures} figures no longer in results")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------ parsers
 def register(subparsers) -> None:
     index = subparsers.add_parser("index", help="add folders, PMC packages or data sets to the library and index them")
@@ -296,3 +312,7 @@ def register(subparsers) -> None:
     info.add_argument("--json", action="store_true")
     info.add_argument("--device", default="auto", help="device to report on (auto)")
     info.set_defaults(run=run_info)
+
+    remove = subparsers.add_parser("remove", help="remove collections (and their figures) from the library")
+    remove.add_argument("collections", nargs="+", metavar="COLLECTION", help="collection id or name (see `info`)")
+    remove.set_defaults(run=run_remove)

@@ -131,3 +131,15 @@ def test_real_tiny_model_end_to_end(tmp_path, folder, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["model"]["name"] == model and info["model_id"].startswith("local-dir:") and info["dim"] == 32
     assert info["device"] and info["device_reason"]
+
+
+def test_remove_takes_a_collection_out_of_results(tmp_path, folder, fake_model, capsys):
+    lib = str(tmp_path / "lib")
+    assert main(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["--library", lib, "remove", "no-such-collection"]) == 2
+    assert main(["--library", lib, "remove", folder.name]) == 0
+    assert f"removed [1] {folder.name}" in capsys.readouterr().out
+    assert main(["--library", lib, "info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["figures"] == 0 and info["collections"] == [] and info["index_size"] == 0
