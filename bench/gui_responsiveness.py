@@ -45,12 +45,12 @@ def _machine() -> str:
 
 def one_run(images: int, delay_s: float, queries: int) -> dict:
     from PIL import Image
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app import library_session
     from app.ui.main_window import MainWindow
     from engine.types import QueryTerm, SearchQuery
+    from tests.app.event_loop_probe import EventLoopProbe
     from tests.fakes import FakeEncoder
 
     app = QApplication.instance()
@@ -80,19 +80,11 @@ def one_run(images: int, delay_s: float, queries: int) -> dict:
     window.controller.open_library(root / "library", window.settings.model_spec)
     pump_until(lambda: opened)
 
-    gaps, last = [], [time.monotonic()]
-
-    def tick():
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer(interval=10)
-    timer.timeout.connect(tick)
+    probe = EventLoopProbe(interval_ms=10)
     finished = []
     window.controller.ingest_finished.connect(finished.append)
     started = time.monotonic()
-    timer.start()
+    probe.start()
     window.add_sources([folder], "folder")
     gui_ms, direct_ms = [], []
     pump_until(lambda: window.controller.library is not None and window.controller.ingest_running)
@@ -111,7 +103,8 @@ def one_run(images: int, delay_s: float, queries: int) -> dict:
         window.controller.library.search(SearchQuery(terms=(QueryTerm(text=f"red chest {q}"),), limit=200))
         direct_ms.append((time.monotonic() - t0) * 1000)
     pump_until(lambda: finished)
-    timer.stop()
+    probe.stop()
+    gaps = probe.gaps
     seconds = time.monotonic() - started
     window.close()
     app.processEvents()

@@ -1,7 +1,7 @@
-import time
 
 import pytest
-from PySide6.QtCore import QTimer
+
+from tests.app.event_loop_probe import EventLoopProbe
 
 pytestmark = pytest.mark.gui
 
@@ -73,16 +73,8 @@ def test_gui_thread_stays_responsive_and_search_works_while_indexing(make_window
     """A slow encoder (0.25 s per batch, in the worker) must never freeze the window for 200 ms."""
     window, opener = make_window(batch_delay=0.25, batches=8)
     source = _source(tmp_path, images=16, texts=0)
-    gaps, last = [], [time.monotonic()]
-
-    def tick():
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer(interval=20)
-    timer.timeout.connect(tick)
-    timer.start()
+    probe = EventLoopProbe(interval_ms=20)
+    probe.start()
     try:
         window.add_sources([source], "folder")
         qtbot.waitUntil(lambda: window.controller.ingest_running, timeout=3000)
@@ -93,7 +85,8 @@ def test_gui_thread_stays_responsive_and_search_works_while_indexing(make_window
         with qtbot.waitSignal(window.controller.ingest_finished, timeout=10_000):
             pass
     finally:
-        timer.stop()
+        probe.stop()
+    gaps = probe.gaps
     assert len(gaps) > 50
     assert max(gaps) < 0.2, f"GUI thread blocked for {max(gaps) * 1000:.0f} ms"
 

@@ -1,9 +1,10 @@
 """The window over the real engine Library (catalog + index + ingestion) with the FakeEncoder from tests/fakes."""
 
-import time
 
 import pytest
-from PySide6.QtCore import QMimeData, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QUrl
+
+from tests.app.event_loop_probe import EventLoopProbe
 
 pytestmark = pytest.mark.gui
 
@@ -66,20 +67,13 @@ def test_gui_never_blocks_200ms_while_the_real_library_indexes_with_a_slow_encod
     real_window, colour_folder, qtbot
 ):
     window = real_window(delay=0.05)  # 50 ms per image: ~0.6 s of "model" time in the worker
-    gaps, last = [], [time.monotonic()]
-
-    def tick():
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer(interval=20)
-    timer.timeout.connect(tick)
-    timer.start()
+    probe = EventLoopProbe(interval_ms=20)
+    probe.start()
     try:
         with qtbot.waitSignal(window.controller.ingest_finished, timeout=30_000):
             window.add_sources([colour_folder], "folder")
     finally:
-        timer.stop()
+        probe.stop()
+    gaps = probe.gaps
     assert len(gaps) > 10
     assert max(gaps) < 0.2, f"GUI thread blocked for {max(gaps) * 1000:.0f} ms"
