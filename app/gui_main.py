@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from app.gc_policy import freeze_long_lived_objects
 from app.settings import APPLICATION, ORGANIZATION, configure_qsettings, load_settings, load_window_state
 from app.ui.main_window import PRODUCT_NAME, MainWindow
 
@@ -77,6 +78,11 @@ def build_window(args=None, controller=None) -> MainWindow:
     return window
 
 
+def _import_model_code() -> None:
+    importlib.import_module("engine.models")
+    freeze_long_lived_objects()  # torch + transformers: keep full GC passes from stalling the window
+
+
 def run_gui(args) -> int:
     if getattr(args, "selftest", False):
         from app.selftest import run_selftest
@@ -85,7 +91,7 @@ def run_gui(args) -> int:
     app = create_application()
     # Importing the model code (torch) takes seconds; do it now in the background rather than when the user
     # first opens Settings or adds a folder, which would freeze the window.
-    threading.Thread(target=importlib.import_module, args=("engine.models",), daemon=True).start()
+    threading.Thread(target=_import_model_code, daemon=True).start()
     window = build_window(args)
     window.show()
     return app.exec()

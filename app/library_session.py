@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.gc_policy import freeze_long_lived_objects
 from engine.types import Encoder, ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -76,9 +77,11 @@ def open_or_create_library(
         except BaseException:
             library.close()
             raise
+        freeze_long_lived_objects()  # the model just loaded is there for the session
         return library
     encoder = factory(spec, device, offline, progress)
     path.mkdir(parents=True, exist_ok=True)
     library = Library.create(path, spec, model_id=encoder.model_id, dim=encoder.dim)
     library.attach_encoder(encoder)
+    freeze_long_lived_objects()
     return library
