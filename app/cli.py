@@ -56,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command:
             return int(args.run(args) or EXIT_OK)
-        from app.gui_main import run_gui  # Qt is imported only for the GUI
+        if args.selftest:
+            from app.selftest import run_selftest  # Qt is imported only for the GUI and its self-test
+
+            return run_selftest(args)
+        from app.gui_main import run_gui
 
         return run_gui(args)
     except KeyboardInterrupt:

@@ -84,10 +84,6 @@ def _import_model_code() -> None:
 
 
 def run_gui(args) -> int:
-    if getattr(args, "selftest", False):
-        from app.selftest import run_selftest
-
-        return run_selftest(args)
     app = create_application()
     # Importing the model code (torch) takes seconds; do it now in the background rather than when the user
     # first opens Settings or adds a folder, which would freeze the window.

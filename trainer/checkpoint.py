@@ -8,9 +8,7 @@ lists and dicts, so our own checkpoints load with `torch.load(weights_only=True)
 from __future__ import annotations
 
 import logging
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import numpy as np
 import torch
 
 from engine.errors import WeightsError
+from engine.fileio import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -66,20 +65,8 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """Write to a temp file in the same folder, fsync, then `os.replace`: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    """`torch.save` through `engine.fileio.atomic_write`: a crash never leaves half a checkpoint."""
+    return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def save_training_checkpoint(run_dir: str | Path, state: dict[str, Any], *, epoch: int, keep_epoch_file: bool) -> Path:

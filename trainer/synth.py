@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from engine.errors import UserInputError
+from engine.fileio import atomic_output
 from engine.models.tokenizer import build_vocab
 from trainer.synth_figures import FIGURE_KINDS
 
@@ -97,10 +97,12 @@ def generate_synthetic(
     n_train = config.n - n_valid
     kinds: Counter[str] = Counter()
     captions: list[str] = []
-    tmp_paths = {split: out_dir / f".{split}.jsonl.tmp" for split in ("train", "valid")}
+    # Both splits appear only once complete: a half-written split never looks finished.
     with (
-        tmp_paths["train"].open("w", encoding="utf-8") as train_f,
-        tmp_paths["valid"].open("w", encoding="utf-8") as valid_f,
+        atomic_output(out_dir / "train.jsonl") as train_tmp,
+        atomic_output(out_dir / "valid.jsonl") as valid_tmp,
+        train_tmp.open("w", encoding="utf-8") as train_f,
+        valid_tmp.open("w", encoding="utf-8") as valid_f,
     ):
         for i in range(config.n):
             pair = make_pair(i, config.seed, config.image_size)
@@ -112,8 +114,6 @@ def generate_synthetic(
             captions.append(pair.caption)
             if progress is not None:
                 progress(i + 1, config.n)
-    for split, tmp in tmp_paths.items():
-        os.replace(tmp, out_dir / f"{split}.jsonl")  # a half-written split never looks finished
     build_vocab(captions, out_dir / "tokenizer")
     summary = SynthSummary(out_dir, n_train, n_valid, dict(sorted(kinds.items())))
     manifest = {**asdict(config), "train": n_train, "valid": n_valid, "kinds": summary.kinds}

@@ -14,7 +14,7 @@ import argparse
 from tqdm import tqdm
 
 from engine import paths
-from engine.models.download import (
+from engine.hub import (
     PMC_CLIP_EXTRACTED,
     PMC_CLIP_FULL_CHECKPOINT,
     PUBMEDBERT_TOKENIZER,

@@ -43,7 +43,7 @@ class AppController(QObject):
     library_failed = Signal()  # opening failed (the reason went to library_locked / model_offline / error)
     library_locked = Signal(str)  # path held by another running instance
     model_offline = Signal(str)  # the OfflineError's explanation
-    model_progress = Signal(object)  # engine.models.download.DownloadProgress (from the worker thread)
+    model_progress = Signal(object)  # engine.hub.DownloadProgress (from the worker thread)
     results_ready = Signal(int, object)  # request id, SearchPage
     searching_changed = Signal(bool)
     collections_changed = Signal(object)  # list[CollectionInfo]

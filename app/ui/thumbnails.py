@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from engine import paths
+from engine.fileio import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,7 @@ def make_thumbnail_png(path: Path, size: int, cache_dir: Path) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     data = buffer.getvalue()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(cached)  # atomic: a half-written thumbnail is never read back
+    atomic_write_bytes(cached, data)  # a half-written thumbnail is never read back
     return data
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.catalog.chunks import chunked
 from engine.catalog.db import blob_to_vector
 
 _CHUNK = 20_000
 _JOIN = "SELECT f.id, v.data FROM figures f JOIN vectors v ON v.content_sha256 = f.content_sha256"
+_BY_IDS = text(f"{_JOIN} WHERE f.id IN :ids").bindparams(bindparam("ids", expanding=True))
 
 
 def iter_figure_vectors(
@@ -22,9 +24,8 @@ def iter_figure_vectors(
         if figure_ids is None:
             yield from _chunks(session.execute(text(_JOIN)), dim)
             return
-        for start in range(0, len(figure_ids), 900):  # stay under SQLite's bound-parameter limit
-            inline = ",".join(str(int(i)) for i in figure_ids[start : start + 900])  # ints only: safe to inline
-            yield from _chunks(session.execute(text(f"{_JOIN} WHERE f.id IN ({inline})")), dim)
+        for part in chunked(figure_ids):
+            yield from _chunks(session.execute(_BY_IDS, {"ids": [int(i) for i in part]}), dim)
 
 
 def _chunks(rows: Iterable, dim: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -12,13 +12,13 @@ the negated squared distance, so "bigger is better" still holds.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import hnswlib
 import numpy as np
 
+from engine.fileio import atomic_output
 from engine.index.exact import exact_top_k_blocks, recall_at_k
 from engine.index.rwlock import ReadWriteLock
 from engine.index.stamp import IndexStamp, read_stamp, stamp_path, write_stamp
@@ -297,17 +297,10 @@ class VectorIndex:
         path = Path(path)
         if stamp.dim != self.dim or stamp.space != self.space:
             raise ValueError(f"stamp {stamp} does not describe this index (dim {self.dim}, space {self.space})")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with self._lock.reading():
-            try:
+            stamp_path(path).unlink(missing_ok=True)
+            with atomic_output(path) as tmp:
                 self._index.save_index(str(tmp))
-                with tmp.open("rb") as handle:
-                    os.fsync(handle.fileno())
-                stamp_path(path).unlink(missing_ok=True)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
             deleted = sorted(set(int(i) for i in self._index.get_ids_list()) - self._live)
             extra = {"bytes": path.stat().st_size, "count": len(self._live), "ef": self._ef, "deleted": deleted}
         write_stamp(path, stamp, extra)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from engine.fileio import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +51,3 @@ def read_stamp(index_path: Path) -> tuple[IndexStamp, dict[str, Any]] | None:
         logger.warning("ignoring unreadable index stamp %s: %s", path, e)
         return None
     return stamp, payload
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

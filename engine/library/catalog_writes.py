@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.catalog import Article, Figure, get_meta, set_meta
+from engine.catalog.chunks import chunked
 from engine.types import ArticleMeta
 
 _ARTICLE_FIELDS = ("pmcid", "pmid", "doi", "title", "journal", "year", "license", "license_url")
@@ -58,10 +59,8 @@ class FigureWriter:
         self.session = session
         self.collection_id = collection_id
         self.existing: dict[str, Figure] = {}
-        for start in range(0, len(keys), 900):
-            query = select(Figure).where(
-                Figure.collection_id == collection_id, Figure.key.in_(keys[start : start + 900])
-            )
+        for part in chunked(keys):
+            query = select(Figure).where(Figure.collection_id == collection_id, Figure.key.in_(part))
             self.existing.update((f.key, f) for f in session.scalars(query).unique())
         self._next_id: int | None = None
 

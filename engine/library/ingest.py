@@ -10,7 +10,6 @@ complete scan are swept at the end; a cancelled or failed scan sweeps nothing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import deque
@@ -24,6 +23,8 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.catalog import Collection, Figure, IngestProblem, Vector, blob_to_vector, bump_generation, vector_to_blob
+from engine.catalog.chunks import chunked
+from engine.fileio import file_sha256
 from engine.library.catalog_writes import FigureWriter, upsert_article
 from engine.library.prefetch import prefetch_map
 from engine.types import Encoder, FigureRecord, IngestProgress, IngestReport, SourceProblem
@@ -70,14 +71,6 @@ class _Tally:
     failed: int = 0
     done: int = 0
     problems: list[SourceProblem] = field(default_factory=list)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def stack_batch(items: list[Any]) -> Any:
@@ -398,8 +391,8 @@ def _delete_unseen(job: IngestJob, mark: int) -> list[int]:
             )
         )
         if gone:
-            for start in range(0, len(gone), 900):
-                session.execute(delete(Figure).where(Figure.id.in_(gone[start : start + 900])))
+            for part in chunked(gone):
+                session.execute(delete(Figure).where(Figure.id.in_(part)))
             collect_garbage(session)
             bump_generation(session)
     return gone

@@ -1,7 +1,7 @@
 """`create_model` and `create_encoder`: from a registry name (+ optional local files) to a ready model.
 
 Weights come from, in order: the `weights` argument (a full checkpoint, a folder of the three extracted files,
-or a model folder), else a download through `engine.models.download` (the extracted encoders, ~590 MB, rather
+or a model folder), else a download through `engine.hub` (the extracted encoders, ~590 MB, rather
 than the 2.4 GB training checkpoint). With `offline=True` nothing is downloaded and a missing file is an
 OfflineError that names it.
 """
@@ -54,13 +54,13 @@ class LoadedModel:
 
 
 def _fetch_extracted(offline: bool, progress: ProgressCallback | None) -> dict[str, Path]:
-    from engine.models.download import PMC_CLIP_EXTRACTED, fetch
+    from engine.hub import PMC_CLIP_EXTRACTED, fetch
 
     return {f.filename: fetch(f, offline=offline, progress=progress) for f in PMC_CLIP_EXTRACTED}
 
 
 def _fetch_tokenizer(offline: bool, progress: ProgressCallback | None) -> Path:
-    from engine.models.download import PUBMEDBERT_TOKENIZER, fetch
+    from engine.hub import PUBMEDBERT_TOKENIZER, fetch
 
     paths = [fetch(f, offline=offline, progress=progress) for f in PUBMEDBERT_TOKENIZER]
     vocab = next(p for p in paths if p.name == "vocab.txt")

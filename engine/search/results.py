@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.catalog import Article, Figure
+from engine.catalog.chunks import chunked
 from engine.types import ArticleMeta, SearchResult, WhyMatched
 
 
@@ -28,8 +29,8 @@ def article_meta(article: Article | None) -> ArticleMeta | None:
 
 def load_figures(session: Session, ids: list[int]) -> dict[int, Figure]:
     found: dict[int, Figure] = {}
-    for start in range(0, len(ids), 900):
-        for figure in session.scalars(select(Figure).where(Figure.id.in_(ids[start : start + 900]))).unique():
+    for part in chunked(ids):
+        for figure in session.scalars(select(Figure).where(Figure.id.in_(part))).unique():
             found[figure.id] = figure
     return found
 

@@ -12,13 +12,11 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.catalog import fts
+from engine.catalog import fts, search_queries
 from engine.catalog.vectors import iter_figure_vectors
 from engine.index import VectorIndex
-from engine.search import filters as sql_filters
 from engine.search.hybrid import reciprocal_rank_fusion
 from engine.search.results import load_figures, to_result
 from engine.types import SearchFilters, SearchPage, SearchResult, WhyMatched
@@ -45,7 +43,7 @@ class Searcher:
     ) -> list[tuple[int, float]]:
         """(figure id, cosine similarity) best first, honouring filters; at most k."""
         want = k + len(exclude)
-        if sql_filters.is_empty(filters):
+        if search_queries.is_unfiltered(filters):
             ids, sims = self._index().search(vector[None, :], want)
             pairs = list(zip(ids[0].tolist(), sims[0].tolist(), strict=True))
         else:
@@ -63,9 +61,8 @@ class Searcher:
         return [(i, s) for i, s in pairs if i >= 0 and i not in skip][:k]  # -1 pads a short filtered answer
 
     def _allowed_ids(self, filters: SearchFilters | None) -> list[int]:
-        where, params = sql_filters.where_clause(filters)
         with self._sessions() as session:
-            return list(session.scalars(text(f"SELECT f.id FROM {sql_filters.FROM_CLAUSE} WHERE {where}"), params))
+            return search_queries.allowed_figure_ids(session, filters)
 
     def _exact(self, vector: np.ndarray, ids: list[int], k: int) -> list[tuple[int, float]]:
         all_ids, all_sims = [], []
@@ -91,21 +88,7 @@ class Searcher:
             match = fts.match_expression(words)
             if match is None:
                 return []
-            if sql_filters.is_empty(filters):
-                # Without filters the FTS table alone answers: no join per match before the sort.
-                sql = (
-                    f"SELECT rowid FROM {fts.TABLE} WHERE {fts.TABLE} MATCH :match "
-                    f"ORDER BY bm25({fts.TABLE}) LIMIT :limit"
-                )
-                return list(session.scalars(text(sql), {"match": match, "limit": k}))
-            where, params = sql_filters.where_clause(filters)
-            params.update(match=match, limit=k)
-            sql = (
-                f"SELECT f.id FROM {fts.TABLE} JOIN figures f ON f.id = {fts.TABLE}.rowid "
-                "LEFT JOIN articles a ON a.id = f.article_id "
-                f"WHERE {fts.TABLE} MATCH :match AND {where} ORDER BY bm25({fts.TABLE}) LIMIT :limit"
-            )
-            return list(session.scalars(text(sql), params))
+            return search_queries.keyword_hits(session, match, k, filters)
 
     def _distinctive(self, session: Session, words: list[str]) -> list[str]:
         """Drop words found in too many figures (keeping the rarest if all are): see COMMON_WORD_SHARE.
@@ -116,13 +99,7 @@ class Searcher:
         if len(words) < 2:
             return words
         total = len(self._index()) or 1
-        counts = {
-            word: session.scalar(
-                text(f"SELECT count(*) FROM {fts.TABLE} WHERE {fts.TABLE} MATCH :m"),
-                {"m": fts.match_expression([word])},
-            )
-            for word in words
-        }
+        counts = {word: search_queries.keyword_match_count(session, fts.match_expression([word])) for word in words}
         limit = max(COMMON_WORD_SHARE * total, COMMON_WORD_MIN_MATCHES)
         kept = [w for w in words if counts[w] <= limit]
         return kept or [min(words, key=lambda w: counts[w])]
@@ -190,14 +167,8 @@ class Searcher:
         )
 
     def _sort_by_year(self, ranked: list[int], *, newest_first: bool) -> list[int]:
-        years: dict[int, int | None] = {}
         with self._sessions() as session:
-            for start in range(0, len(ranked), 900):
-                part = ",".join(str(int(i)) for i in ranked[start : start + 900])
-                for figure_id, year in session.execute(
-                    text(f"SELECT f.id, a.year FROM {sql_filters.FROM_CLAUSE} WHERE f.id IN ({part})")
-                ):
-                    years[figure_id] = year
+            years = search_queries.years_of(session, ranked)
         position = {figure_id: n for n, figure_id in enumerate(ranked)}
         # Unknown years go last either way; equal years keep relevance order.
         sign = -1 if newest_first else 1

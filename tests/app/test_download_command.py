@@ -9,8 +9,8 @@ import pytest
 
 from app.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from app.commands.download import files_to_download
-from engine.models.download import PMC_CLIP_FULL_CHECKPOINT, local_path
-from tests.engine.models.local_hub import ServedFile, start_local_hub
+from engine.hub import PMC_CLIP_FULL_CHECKPOINT, local_path
+from tests.local_hub import ServedFile, start_local_hub
 
 
 @pytest.fixture

@@ -7,9 +7,11 @@ pytestmark = pytest.mark.gui
 def _pmc_search(argv: list[str]) -> int:
     """`pmc-search ARGV` in-process: the real parser and GUI dispatch, without re-configuring pytest's logging."""
     from app.cli import build_parser
-    from app.gui_main import run_gui
+    from app.selftest import run_selftest
 
-    return run_gui(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    assert args.selftest  # app.cli.main sends exactly these to the self-test
+    return run_selftest(args)
 
 
 def test_selftest_builds_a_demo_library_runs_two_queries_and_saves_a_png(tmp_path, restore_encoder_factory, qapp):

@@ -255,7 +255,7 @@ def test_a_failed_save_never_leaves_a_wrongly_stamped_index(tmp_path, monkeypatc
     def crash(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("engine.index.hnsw.os.replace", crash)
+    monkeypatch.setattr("engine.fileio.os.replace", crash)
     with pytest.raises(OSError):
         new.save(path, stamp(2))
     monkeypatch.undo()

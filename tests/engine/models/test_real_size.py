@@ -46,12 +46,12 @@ def test_real_size_official_checkpoint_and_extracted_files_load_strictly(tmp_pat
         assert torch.equal(from_files.encode_text(ids), inference.encode_text(ids))
 
     # The same extracted folder through `pmc-search embed --model pmc-clip`, with downloading made impossible.
-    from engine.models import download
+    from engine.hub import transfer
 
     def no_network(*args, **kwargs):
         raise AssertionError("embed tried to download although --weights and --tokenizer were given")
 
-    monkeypatch.setattr(download, "fetch", no_network)
+    monkeypatch.setattr(transfer, "download_to", no_network)
     texts = tmp_path / "texts.txt"
     texts.write_text("chest x-ray\nbrain mri\n", encoding="utf-8")
     out = tmp_path / "vectors.npz"

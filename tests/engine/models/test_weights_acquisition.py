@@ -13,12 +13,13 @@ import pytest
 import torch
 
 from engine.errors import OfflineError
-from engine.models import factory, resumable_transfer
+from engine.hub import PUBMEDBERT_TOKENIZER, DownloadProgress
+from engine.hub import transfer as resumable_transfer
+from engine.models import factory
 from engine.models.checkpoint import split_full_state_dict
-from engine.models.download import PUBMEDBERT_TOKENIZER, DownloadProgress
 from engine.models.registry import resolve
-from tests.engine.models.local_hub import ServedFile, start_local_hub
 from tests.engine.models.tiny_models import tiny_config, tiny_model, tiny_vocab
+from tests.local_hub import ServedFile, start_local_hub
 
 DATASET_PATH = "datasets/axiong/pmc_oa/resolve/main/"
 

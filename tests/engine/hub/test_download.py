@@ -13,8 +13,7 @@ import pytest
 
 from engine import paths
 from engine.errors import CancelledError, ChecksumError, DownloadError, OfflineError
-from engine.models import resumable_transfer
-from engine.models.download import (
+from engine.hub import (
     PMC_CLIP_EXTRACTED,
     PMC_CLIP_FULL_CHECKPOINT,
     PUBMEDBERT_TOKENIZER,
@@ -23,8 +22,9 @@ from engine.models.download import (
     fetch,
     local_path,
 )
-from engine.models.file_lock import exclusive_lock
-from tests.engine.models.local_hub import ServedFile, start_local_hub
+from engine.hub import transfer as resumable_transfer
+from engine.hub.file_lock import exclusive_lock
+from tests.local_hub import ServedFile, start_local_hub
 
 DATASET_PATH = "datasets/axiong/pmc_oa/resolve/main/"
 ENCODER = RemoteFile("axiong/pmc_oa", "image_encoder(resnet50).pth", repo_type="dataset")

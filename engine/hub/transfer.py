@@ -1,4 +1,4 @@
-"""The byte-moving half of `engine.models.download`: HEAD for metadata, ranged GET into a `.part` file, verify.
+"""The byte-moving half of `engine.hub.cache`: HEAD for metadata, ranged GET into a `.part` file, verify.
 
 A `.part` file survives failures and cancellation; the next attempt asks only for the bytes after it
 (`Range: bytes=N-`). A sidecar `.part.json` remembers which version (ETag) the partial bytes belong to, so a file
@@ -23,13 +23,8 @@ from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, OfflineMo
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from engine.errors import CancelledError, ChecksumError, DownloadError, OfflineError
-from engine.models.download import (
-    DownloadProgress,
-    RemoteFile,
-    _offline_message,
-    _write_record,
-    hub_endpoint,
-)
+from engine.fileio import atomic_write_text, file_sha256
+from engine.hub.remote import DownloadProgress, RemoteFile, hub_endpoint, offline_message, write_record
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +94,7 @@ def download_to(
 
     digest = _verify(file, url, partial, expected_size, etag)
     os.replace(partial, target)
-    _write_record(target, {"size": target.stat().st_size, "sha256": digest, "etag": etag, "url": url})
+    write_record(target, {"size": target.stat().st_size, "sha256": digest, "etag": etag, "url": url})
     _part_record(partial).unlink(missing_ok=True)
     logger.info("downloaded %s to %s", url, target)
     return target
@@ -115,7 +110,7 @@ def _metadata(
     try:
         meta = get_hf_file_metadata(url, endpoint=endpoint)
     except OfflineModeIsEnabled as e:
-        raise OfflineError(_offline_message(file, target, cache_root) + " (huggingface_hub is in offline mode)") from e
+        raise OfflineError(offline_message(file, target, cache_root) + " (huggingface_hub is in offline mode)") from e
     except HfHubHTTPError as e:
         raise DownloadError(f"the hub refused {url}: {e}") from e
     except httpx2.HTTPError as e:
@@ -191,15 +186,13 @@ def _verify(file: RemoteFile, url: str, partial: Path, expected_size: int | None
 
 
 def _hashes(path: Path, *, want_git_sha1: bool) -> tuple[str, str | None]:
-    sha256 = hashlib.sha256()
-    # Git names a small (non-LFS) file by sha1("blob <size>\0" + content); the hub sends that as its ETag.
-    git_sha1 = hashlib.sha1(f"blob {path.stat().st_size}\0".encode()) if want_git_sha1 else None
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK_BYTES):
-            sha256.update(chunk)
-            if git_sha1 is not None:
-                git_sha1.update(chunk)
-    return sha256.hexdigest(), git_sha1.hexdigest() if git_sha1 is not None else None
+    # Git names a small (non-LFS) file by sha1("blob <size>\0" + content); the hub sends that as its ETag. Only
+    # small files carry such ETags (LFS files' ETag is their sha256), so reading those twice costs nothing.
+    if not want_git_sha1:
+        return file_sha256(path), None
+    git_sha1 = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    git_sha1.update(path.read_bytes())
+    return file_sha256(path), git_sha1.hexdigest()
 
 
 def _part_record(partial: Path) -> Path:
@@ -216,7 +209,7 @@ def _discard_stale_partial(partial: Path, etag: str | None) -> None:
         if previous != etag or etag is None:
             logger.info("discarding partial %s: it belongs to another version of the file", partial)
             partial.unlink()
-    record.write_text(json.dumps({"etag": etag}), encoding="utf-8")
+    atomic_write_text(record, json.dumps({"etag": etag}))
 
 
 def _size_or_zero(path: Path) -> int:

@@ -1,0 +1,93 @@
+"""Writing files so that a crash never leaves half of one, and hashing files: the one home of both.
+
+Every file the product writes and later trusts (index, stamps, download records, thumbnails, checkpoints, data
+set manifests) goes through `atomic_output`: the bytes go to a temp file in the same folder, are flushed to disk
+with fsync, and only then replace the target with `os.replace`, which is atomic on POSIX and Windows. A reader
+therefore sees the old file or the new one, never a mix, and a kill -9 leaves at most a stray temp file that
+`remove_stale_temp_files` clears.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+TEMP_SUFFIX = ".tmp"
+_HASH_BLOCK = 1 << 20
+
+
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename itself durable. Not possible (nor needed) on Windows, where folders cannot be opened.
+    if os.name == "nt":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path beside `path` to write to; on success it is fsynced and moved onto `path`.
+
+    For writers that want a file name (hnswlib, torch.save with a path, PIL). On any exception the temp file is
+    deleted and `path` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Call `write(handle)` on a binary temp file, then move it onto `path` atomically (see `atomic_output`)."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as handle:
+        write(handle)
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda handle: handle.write(data))
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def remove_stale_temp_files(folder: str | Path, name: str) -> int:
+    """Delete temp files `atomic_output` left for `folder/name` when a process died mid-write; returns how many.
+
+    Only call this while holding whatever lock makes you the folder's only writer.
+    """
+    removed = 0
+    for stray in Path(folder).glob(f".{name}.*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            stray.unlink()
+            removed += 1
+    return removed
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
