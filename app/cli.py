@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
-from engine import __version__
+from app.build_info import describe
 from engine.errors import PmcSearchError, UserInputError
 from engine.logsetup import configure_logging
 
@@ -27,12 +28,23 @@ def _register_subcommands(subparsers) -> None:
         command_module.register(subparsers)
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: the version and the commit (from git in a checkout, baked in for a bundle), asked only when used."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"pmc-search {describe()}")  # stdout, as argparse's own version action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pmc-search",
         description="Search biomedical figures by text or image. Without a command, opens the desktop app.",
     )
-    parser.add_argument("--version", action="version", version=f"pmc-search {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and commit, and exit")
     parser.add_argument("--library", metavar="DIR", help="library folder (default: the last one used)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to the console")
     parser.add_argument(
@@ -52,17 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging("pmc-search", level=logging.DEBUG if args.verbose else logging.WARNING)
+    log_file = configure_logging("pmc-search", level=logging.DEBUG if args.verbose else logging.WARNING)
+    frozen = getattr(sys, "frozen", False)
+    logger.info("pmc-search %s (%s) on %s", describe(), "bundle" if frozen else "source", sys.platform)
     try:
         if args.command:
             return int(args.run(args) or EXIT_OK)
-        if args.selftest:
-            from app.selftest import run_selftest  # Qt is imported only for the GUI and its self-test
-
-            return run_selftest(args)
-        from app.gui_main import run_gui
-
-        return run_gui(args)
+        return _run_window(args, log_file)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -72,4 +80,31 @@ def main(argv: list[str] | None = None) -> int:
     except PmcSearchError as e:
         logger.exception("failed")
         print(f"pmc-search: failed: {e}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _run_window(args, log_file) -> int:
+    """The window (or its offscreen self-test), after checking that Qt can start; a failure is shown, not swallowed."""
+    from app.gui_preflight import StartupProblem, preflight, report_startup_problem  # Qt only for the GUI
+
+    if args.selftest:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no person, no screen needed
+    try:
+        preflight()
+    except StartupProblem as problem:
+        report_startup_problem(problem, log_file, dialog=not args.selftest)
+        return EXIT_INTERNAL
+    if args.selftest:
+        from app.selftest import run_selftest
+
+        return run_selftest(args)
+    from app.gui_main import run_gui
+
+    try:
+        return run_gui(args)
+    except (PmcSearchError, KeyboardInterrupt):
+        raise
+    except Exception as error:  # an unexpected failure while opening the window: say so instead of vanishing
+        logger.exception("the window failed")
+        report_startup_problem(error, log_file)
         return EXIT_INTERNAL

@@ -1,8 +1,11 @@
 """`pmc-search --selftest [--screenshot out.png]`: prove the packaged app works, without a person.
 
-Offscreen: opens a library (builds a small demo library in a temporary folder when none is given or it does
-not exist yet), runs a text query and an image query through the real window, optionally saves a screenshot,
-and exits 0 only when both queries returned figures.
+Offscreen, through the real window: opens a library — the demo library built from the bundled demo figures and
+demo model in a temporary folder when no `--library` is given (or it does not exist yet) — and runs four things a
+user does: a text query, an image query with a bundled JPEG (dropped as a file; it is in the library, so it must
+come back as its own best match), an image query with a bundled DICOM (a synthetic chest CT: pydicom's decoding
+and the VOI window run as for a scanner's file), and opening the detail pane. Optionally saves a screenshot.
+Exits 0 only when every step returned figures.
 """
 
 from __future__ import annotations
@@ -13,17 +16,28 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from app.build_info import describe
+from engine import paths
 from engine.errors import PmcSearchError
 
 logger = logging.getLogger(__name__)
 
 TEXT_QUERY = "chest CT"
+QUERY_JPEG = ("demo-figures", "chest_radiograph-01.jpg")
+QUERY_DICOM = ("selftest", "chest-ct.dcm")
 
 
 class SelftestFailure(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class SelftestLibrary:
+    path: Path
+    temp_dir: Path | None  # removed at the end when the self-test made it
 
 
 def _wait_for(app, condition, timeout_s: float, what: str) -> None:
@@ -35,8 +49,15 @@ def _wait_for(app, condition, timeout_s: float, what: str) -> None:
         time.sleep(0.01)
 
 
+def _settle(app, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:  # let thumbnails arrive so the screenshot shows them
+        app.processEvents()
+        time.sleep(0.02)
+
+
 def _run_query(app, window, start, timeout_s: float, what: str):
-    """Start a query through the GUI and wait for the results that belong to it."""
+    """Start a query through the GUI and wait for the results that belong to it (or the error it shows)."""
     pages = []
     errors = []
 
@@ -46,94 +67,121 @@ def _run_query(app, window, start, timeout_s: float, what: str):
 
     window.controller.results_ready.connect(on_results)
     window.controller.error.connect(errors.append)
+    notice_before = window.notice.text
     try:
         start()
-        _wait_for(app, lambda: pages or errors, timeout_s, what)
+        _wait_for(app, lambda: pages or errors or window.notice.text != notice_before, timeout_s, what)
     finally:
         window.controller.results_ready.disconnect(on_results)
         window.controller.error.disconnect(errors.append)
-    if errors:
-        raise SelftestFailure(f"{what} failed: {errors[0]}")
+    if errors or not pages:
+        raise SelftestFailure(f"{what} failed: {errors[0] if errors else window.notice.text}")
     if not pages[-1].results:
         raise SelftestFailure(f"{what} returned no figures")
     return pages[-1]
 
 
-def run_selftest(args, *, timeout_s: float = 300.0) -> int:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+def _bundled(*parts: str) -> Path:
+    path = paths.resource_path(*parts)
+    if not path.is_file():
+        raise SelftestFailure(f"a bundled file is missing: {path}")
+    return path
+
+
+def _prepare_library(args, spec, device: str) -> SelftestLibrary:
+    from app import demo
+    from app.library_session import library_exists
+
+    library_dir = Path(args.library).expanduser() if getattr(args, "library", None) else None
+    temp_dir = None
+    if library_dir is None:
+        temp_dir = Path(tempfile.mkdtemp(prefix="pmc-selftest-"))
+        library_dir = temp_dir / "library"
+    if not library_exists(library_dir):
+        figures = library_dir.parent / "selftest-figures"
+        print(f"selftest: building the demo library in {library_dir}", file=sys.stderr)
+        demo.build_demo_library(library_dir, spec, figures_dir=figures, device=device).close()
+    return SelftestLibrary(library_dir, temp_dir)
+
+
+def _open_window(app, settings, library: SelftestLibrary, spec, timeout_s: float):
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.settings = settings.with_changes(library_path=str(library.path))
+    window.resize(1280, 800)
+    window.show()
+    opened, failures = [], []
+    window.controller.library_opened.connect(opened.append)
+    window.controller.error.connect(failures.append)
+    window.controller.library_locked.connect(lambda p: failures.append(f"library {p} is in use"))
+    window.controller.model_offline.connect(failures.append)
+    window.controller.open_library(library.path, spec, device=settings.device, offline=settings.offline)
+    _wait_for(app, lambda: opened or failures, timeout_s, "the library to open")
+    if failures:
+        raise SelftestFailure(f"the library did not open: {failures[0]}")
+    return window
+
+
+def _drop_file(window, path: Path) -> None:
+    """A file dropped onto the window, as an image-only query (Esc first clears the text of the last query)."""
     from PySide6.QtCore import QMimeData, QUrl
 
+    window.clear_query()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    window.accept_image_data(mime)
+
+
+def _run_queries(app, window, timeout_s: float) -> dict[str, int]:
+    def type_text():
+        window.search_field.setText(TEXT_QUERY)
+        window.search_bar.submit_now()
+
+    counts = {"text": len(_run_query(app, window, type_text, timeout_s, "the text query").results)}
+    jpeg = _bundled(*QUERY_JPEG)
+    page = _run_query(app, window, lambda: _drop_file(window, jpeg), timeout_s, "the JPEG image query")
+    best = Path(page.results[0].image_path).name
+    if best != jpeg.name:  # the query is one of the library's figures: nothing can be closer to it than itself
+        raise SelftestFailure(f"the JPEG query's best match is {best}, not the figure itself ({jpeg.name})")
+    counts["jpeg"] = len(page.results)
+    dicom = _bundled(*QUERY_DICOM)
+    page = _run_query(app, window, lambda: _drop_file(window, dicom), timeout_s, "the DICOM image query")
+    counts["dicom"] = len(page.results)
+    window.open_detail()
+    return counts
+
+
+def run_selftest(args, *, timeout_s: float = 300.0) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from app import demo
     from app.gui_main import create_application
-    from app.library_session import library_exists
     from app.settings import load_settings
-    from app.ui.main_window import MainWindow
 
     app = create_application()
     settings = load_settings()
     spec = demo.demo_model_spec() or settings.model_spec
-    temp_dir = None
-    library_dir = Path(args.library).expanduser() if getattr(args, "library", None) else None
-    window = None
+    library = window = None
     try:
-        if library_dir is None or not library_exists(library_dir):
-            if library_dir is None:
-                temp_dir = Path(tempfile.mkdtemp(prefix="pmc-selftest-"))
-                library_dir = temp_dir / "library"
-            figures = (temp_dir or library_dir.parent) / "selftest-figures"
-            print(f"selftest: building a demo library in {library_dir}", file=sys.stderr)
-            demo.build_demo_library(library_dir, spec, figures_dir=figures, count=24, device=settings.device).close()
-        query_image = next(iter(sorted(p for p in (library_dir.parent / "selftest-figures").glob("*.png"))), None) \
-            if (library_dir.parent / "selftest-figures").is_dir() else None
-
-        window = MainWindow()
-        window.settings = settings.with_changes(library_path=str(library_dir))
-        window.resize(1280, 800)
-        window.show()
-        opened = []
-        window.controller.library_opened.connect(opened.append)
-        failures = []
-        window.controller.error.connect(failures.append)
-        window.controller.library_locked.connect(lambda p: failures.append(f"library {p} is in use"))
-        window.controller.model_offline.connect(failures.append)
-        window.controller.open_library(library_dir, spec, device=settings.device, offline=settings.offline)
-        _wait_for(app, lambda: opened or failures, timeout_s, "the library to open")
-        if failures:
-            raise SelftestFailure(f"the library did not open: {failures[0]}")
-
-        def type_text():
-            window.search_field.setText(TEXT_QUERY)
-            window.search_bar.submit_now()
-
-        text_page = _run_query(app, window, type_text, timeout_s, "the text query")
-        if query_image is None:
-            query_image = Path(text_page.results[0].image_path)
-
-        def drop_image():
-            mime = QMimeData()
-            mime.setUrls([QUrl.fromLocalFile(str(query_image))])
-            window.accept_image_data(mime)
-
-        image_page = _run_query(app, window, drop_image, timeout_s, "the image query")
-        window.open_detail()
-        _wait_for(app, lambda: True, 1, "")
-        end = time.monotonic() + 0.5
-        while time.monotonic() < end:  # let thumbnails arrive so the screenshot shows them
-            app.processEvents()
-            time.sleep(0.02)
+        library = _prepare_library(args, spec, settings.device)
+        window = _open_window(app, settings, library, spec, timeout_s)
+        counts = _run_queries(app, window, timeout_s)
+        _settle(app, 0.5)
         if getattr(args, "screenshot", None) and not window.grab().save(str(args.screenshot)):
             raise SelftestFailure(f"could not write the screenshot {args.screenshot}")
         print(
-            f"selftest: ok — text query {len(text_page.results)} figures, "
-            f"image query {len(image_page.results)} figures, device {window.device_label.text()}"
+            f"selftest: ok — pmc-search {describe()}; text query {counts['text']} figures, "
+            f"JPEG query {counts['jpeg']} figures (best match: itself), DICOM query {counts['dicom']} figures; "
+            f"{window.device_label.text()}; logs in {paths.log_dir()}"
         )
         return 0
     except (SelftestFailure, PmcSearchError) as failure:
+        logger.error("selftest failed: %s", failure)
         print(f"selftest: FAILED — {failure}", file=sys.stderr)
         return 1
     finally:
         if window is not None:
             window.close()
             app.processEvents()
-        if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+        if library is not None and library.temp_dir is not None:
+            shutil.rmtree(library.temp_dir, ignore_errors=True)

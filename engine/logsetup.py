@@ -1,19 +1,22 @@
 """Logging handlers for the two entry points (the engine itself only creates loggers).
 
-Console at the chosen level, plus a rotating file in the data dir so a user can send us what happened.
+Console at the chosen level, plus a rotating file in the platform's log folder (`engine.paths.log_dir`) so a user
+can send us what happened.
 """
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
+from pathlib import Path
 
 from engine import paths
 
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
-def configure_logging(program: str, level: int = logging.INFO, console: bool = True) -> None:
+def configure_logging(program: str, level: int = logging.INFO, console: bool = True) -> Path | None:
+    """Install the handlers; returns the log file (None when it could not be opened)."""
     root = logging.getLogger()
     root.setLevel(logging.DEBUG)
     for handler in list(root.handlers):
@@ -25,11 +28,13 @@ def configure_logging(program: str, level: int = logging.INFO, console: bool = T
         stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(stream)
     try:
+        log_file = paths.log_dir() / f"{program}.log"
         file_handler = logging.handlers.RotatingFileHandler(
-            paths.log_dir() / f"{program}.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+            log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
     except OSError:  # a read-only home must not stop the program
-        return
+        return None
     file_handler.setLevel(logging.DEBUG)
     file_handler.setFormatter(logging.Formatter(_FORMAT))
     root.addHandler(file_handler)
+    return log_file

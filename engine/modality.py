@@ -8,102 +8,30 @@ per figure so the GUI can filter and show "MRI (0.82)".
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
 
 import numpy as np
 
+from engine import paths
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_LOGIT_SCALE = 100.0  # CLIP's learned temperature saturates at 100; PMC-CLIP is trained the same way
 
-MODALITY_PROMPTS: dict[str, tuple[str, ...]] = {
-    "CT": (
-        "a CT scan",
-        "a computed tomography image",
-        "an axial CT image of the abdomen",
-        "a contrast-enhanced CT scan of the chest",
-    ),
-    "MRI": (
-        "an MRI scan",
-        "a magnetic resonance image",
-        "a T2-weighted MR image of the brain",
-        "a sagittal MRI of the spine",
-    ),
-    "X-ray": (
-        "an X-ray image",
-        "a plain radiograph",
-        "a chest X-ray",
-        "a radiograph of a fractured bone",
-    ),
-    "Ultrasound": (
-        "an ultrasound image",
-        "a sonography image",
-        "an echocardiogram",
-        "a Doppler ultrasound scan",
-    ),
-    "PET / nuclear medicine": (
-        "a PET scan",
-        "a positron emission tomography image",
-        "a nuclear medicine scintigraphy image",
-        "a bone scan with radiotracer uptake",
-    ),
-    "Histology (H&E)": (
-        "a histology image",
-        "a hematoxylin and eosin stained tissue section",
-        "an H&E stained micrograph",
-        "a histopathology slide of a tumor",
-    ),
-    "Immunohistochemistry": (
-        "an immunohistochemistry image",
-        "an immunohistochemical staining of tissue",
-        "a tissue section with brown DAB staining",
-    ),
-    "Fluorescence microscopy": (
-        "a fluorescence microscopy image",
-        "an immunofluorescence image of cells",
-        "a confocal microscopy image with DAPI staining",
-    ),
-    "Electron microscopy": (
-        "an electron microscopy image",
-        "a transmission electron micrograph",
-        "a scanning electron microscope image",
-    ),
-    "Photograph": (
-        "a clinical photograph",
-        "a photograph of a patient's skin lesion",
-        "an endoscopy image",
-        "an intraoperative photograph",
-    ),
-    "Chart / plot": (
-        "a bar chart",
-        "a line graph of results",
-        "a scatter plot",
-        "a Kaplan-Meier survival curve",
-    ),
-    "Diagram / schematic": (
-        "a diagram",
-        "a schematic illustration",
-        "a flowchart",
-        "a drawing of a signaling pathway",
-    ),
-    "Gel / blot": (
-        "a western blot",
-        "an agarose gel electrophoresis image",
-        "a gel image with protein bands",
-    ),
-    "Molecular structure": (
-        "a chemical structure",
-        "a 3D protein structure",
-        "a molecular model",
-    ),
-    "Other": (
-        "a figure",
-        "a table",
-        "a screenshot of text",
-    ),
-}
+PROMPT_SET_FILE = "modality.json"  # under resource_path("prompt-sets"): engine/models/prompts/
+
+
+def load_prompt_set(name: str = PROMPT_SET_FILE) -> dict[str, tuple[str, ...]]:
+    """Class label -> prompts, in file order, from a prompt-set JSON shipped with the engine."""
+    path = paths.resource_path("prompt-sets", name)
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {label: tuple(prompts) for label, prompts in raw["classes"].items()}
+
+
+MODALITY_PROMPTS: dict[str, tuple[str, ...]] = load_prompt_set()
 
 
 class ModalityClassifier:

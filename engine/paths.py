@@ -1,7 +1,9 @@
 """Where the product keeps its files.
 
-The data dir holds libraries, settings and logs; the cache dir holds downloaded model weights. Both come from
-platformdirs and move together under `PMC_SEARCH_HOME` (tests point it at a tmp dir; users at a shared disk).
+The data dir holds libraries and settings, the cache dir downloaded model weights, the log dir the logs. All come
+from platformdirs and move together under `PMC_SEARCH_HOME` (tests point it at a tmp dir; users at a shared disk).
+Files the program ships with (style sheet, icons, demo model, model configs, prompt sets) are found through
+`resource_path`, in a source checkout and in a PyInstaller bundle alike.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def _home_override() -> Path | None:
 
 
 def data_dir() -> Path:
-    """Libraries, settings and logs. Created on first use."""
+    """Libraries and settings. Created on first use."""
     home = _home_override()
     path = home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
@@ -38,7 +40,13 @@ def cache_dir() -> Path:
 
 
 def log_dir() -> Path:
-    path = data_dir() / "logs"
+    """The platform's folder for this program's logs, where a user (or support) looks for them first.
+
+    Linux `~/.local/state/pmc-figure-search/log`, macOS `~/Library/Logs/pmc-figure-search`, Windows
+    `%LOCALAPPDATA%\\pmc-figure-search\\Logs`; under PMC_SEARCH_HOME, `<home>/logs`.
+    """
+    home = _home_override()
+    path = home / "logs" if home else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -47,11 +55,30 @@ def default_library_dir() -> Path:
     return data_dir() / "libraries" / "default"
 
 
-def resource_path(*parts: str) -> Path:
-    """A file under `resources/`, both from a source checkout and inside a PyInstaller bundle.
+# Resources that live inside the `engine` package (so a wheel carries them as package data), under the name
+# `resource_path` knows them by. Everything else is in the top-level `resources/` folder.
+PACKAGE_RESOURCES: dict[str, tuple[str, ...]] = {
+    "model-configs": ("engine", "models", "configs"),
+    "prompt-sets": ("engine", "models", "prompts"),
+}
 
-    PyInstaller unpacks data files under `sys._MEIPASS`; build.spec puts `resources/` there.
+
+def install_root() -> Path:
+    """The folder that holds `engine/` and `resources/`: the source checkout, or a PyInstaller bundle's data folder.
+
+    PyInstaller (one-folder build) puts data files under `sys._MEIPASS` (`<bundle>/_internal`); build.spec copies
+    `resources/` and the package resources there with the same relative paths, so both layouts look alike.
     """
     bundle_root = getattr(sys, "_MEIPASS", None)
-    root = Path(bundle_root) if bundle_root else Path(__file__).resolve().parent.parent
-    return root.joinpath("resources", *parts)
+    return Path(bundle_root) if bundle_root else Path(__file__).resolve().parent.parent
+
+
+def resource_path(*parts: str) -> Path:
+    """A file the program ships with, from a source checkout and inside a bundle alike.
+
+    `resource_path("style.qss")`, `resource_path("icons", "pmc-figure-search.png")`, `resource_path("demo-model")`;
+    a first part named in PACKAGE_RESOURCES (`"model-configs"`, `"prompt-sets"`) points into the engine package.
+    """
+    if parts and parts[0] in PACKAGE_RESOURCES:
+        return install_root().joinpath(*PACKAGE_RESOURCES[parts[0]], *parts[1:])
+    return install_root().joinpath("resources", *parts)

@@ -70,6 +70,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         for action in (self.add_folder_action, self.import_pmc_action):
             action.setIconText(action.text())  # tool buttons would otherwise drop the "…" that promises a dialog
         self.settings_action = QAction("Settings…", self)
+        self.about_action = QAction("About", self, toolTip="Version, commit, and where files and logs are kept")
 
         self.search_bar = SearchBarWidget()
         self.search_field = self.search_bar.field
@@ -142,6 +143,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         import_menu.addAction(self.import_pmc_folder_action)
         self.import_pmc_action.setMenu(import_menu)
         toolbar.addAction(self.settings_action)
+        toolbar.addAction(self.about_action)
         self.addToolBar(toolbar)
 
         self.device_label = QLabel("Device: not loaded")
@@ -207,10 +209,16 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.import_pmc_action.triggered.connect(self._import_pmc_files)
         self.import_pmc_folder_action.triggered.connect(self._import_pmc_folder)
         self.settings_action.triggered.connect(lambda: window_actions.open_settings(self))
+        self.about_action.triggered.connect(self.show_about)
         self.detail.find_similar_requested.connect(self.find_similar)
         self.detail.copy_image_requested.connect(lambda r: window_actions.copy_figure(self, r))
         self.detail.export_requested.connect(lambda r, kind: window_actions.export_citation(self, r, kind))
         self.detail.close_requested.connect(self.detail.hide)
+
+    def show_about(self) -> None:
+        from app.ui.about_dialog import AboutDialog
+
+        AboutDialog(PRODUCT_NAME, self).exec()
 
     # ---------------------------------------------------------------------------------------- query
     def update_query(self) -> None:

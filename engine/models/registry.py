@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from engine import paths
 from engine.errors import ConfigError, ModelNotFoundError
 from engine.models.pmc_clip import PMCClipConfig
 from engine.models.transforms import PreprocessConfig
 
 logger = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CONFIG_DIR = paths.resource_path("model-configs")
 DEFAULT_MODEL = "pmc-clip"
 OPEN_CLIP_PREFIX = "open_clip:"
 HF_HUB_PREFIX = "hf-hub:"
