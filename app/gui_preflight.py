@@ -120,14 +120,31 @@ def check_platform_plugin(name: str, environ: dict[str, str]) -> str | None:
     try:
         ctypes.CDLL(str(path))
     except OSError as error:
-        return f'Qt\'s platform plugin "{name}" did not load: {error}.{_library_hint(str(error))}'
+        reason = _loader_message(error)
+        return f'Qt\'s platform plugin "{name}" did not load: {reason}.{_library_hint(reason)}'
     if name == "xcb":
         display = environ.get("DISPLAY")
         if not display:
             return "No graphical display was found (DISPLAY is not set): start the program from a desktop session."
-        if not _x_display_answers(display):
+        try:
+            answers = _x_display_answers(display)
+        except OSError as error:
+            reason = _loader_message(error)
+            return f"The X11 client library did not load: {reason}.{_library_hint(reason)}"
+        if not answers:
             return f"The X display {display} does not answer: start the program from a desktop session."
     return None
+
+
+def _loader_message(error: BaseException) -> str:
+    """The dynamic loader's own words ("libxcb-cursor.so.0: cannot open shared object file …").
+
+    In a bundle PyInstaller wraps ctypes.CDLL and replaces the message with a generic "Failed to load dynlib";
+    the loader's message is kept as the exception's cause.
+    """
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return str(error)
 
 
 def choose_platform(environ: dict[str, str]) -> str:

@@ -36,8 +36,20 @@ from check_portable import check_bundle  # noqa: E402  (a sibling script, not a 
 
 
 def torch_variant() -> str:
+    """"cuda" or "cpu", from the venv's torch; fails early when torchvision's compiled ops do not load beside it.
+
+    PyPI's torchvision is built against PyPI's (CUDA) torch: beside a CPU torch its ops fail to load and
+    `import torchvision` raises "operator torchvision::nms does not exist" — a bundle of that venv could not start.
+    """
     import torch
 
+    try:
+        import torchvision  # noqa: F401
+    except (ImportError, RuntimeError) as error:
+        raise SystemExit(
+            f"torchvision does not import in this venv ({error}); install torch and torchvision from the same "
+            "index (for the CPU bundle: `make bundle-cpu`, PyTorch's CPU index)"
+        ) from error
     return "cuda" if torch.version.cuda else "cpu"
 
 
@@ -170,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     add_desktop_integration(folder)
     stripped = strip_torch_libraries(folder)
     portable = check_bundle(folder)
-    if not portable["ok"]:
+    if portable["ok"] is False:
         print(f"not portable: {portable}", file=sys.stderr)
         return 1
+    if portable["ok"] is None:
+        print(f"warning: {portable['skipped']}", file=sys.stderr)
     archive = None if args.no_archive else make_archive(folder, dist / archive_name(variant))
     write_report(variant, folder, archive, time.monotonic() - started, portable, stripped)
     return 0

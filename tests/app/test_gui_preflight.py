@@ -44,6 +44,23 @@ def test_a_plugin_missing_a_system_library_names_it_and_the_package_to_install(t
 
 
 @needs_gcc
+def test_in_a_bundle_the_loaders_own_message_survives_pyinstallers_wrapper(tmp_path, monkeypatch):
+    plugin = _plugin_with_a_missing_library(tmp_path)
+    real_cdll = gp.ctypes.CDLL
+
+    def pyinstaller_cdll(name, *args, **kwargs):  # what PyInstaller's pyimod03_ctypes does to ctypes.CDLL
+        try:
+            return real_cdll(name, *args, **kwargs)
+        except OSError as base_error:
+            message = f"Failed to load dynlib/dll {name!r}. Most likely this dynlib/dll was not found"
+            raise OSError(message) from base_error
+
+    monkeypatch.setattr(gp.ctypes, "CDLL", pyinstaller_cdll)
+    monkeypatch.setattr(gp, "plugin_file", lambda name: plugin)
+    assert f"{MISSING}: cannot open shared object file" in gp.check_platform_plugin("broken", {})
+
+
+@needs_gcc
 def test_preflight_falls_back_to_the_next_plugin_qt_would_try(tmp_path, monkeypatch):
     plugin = _plugin_with_a_missing_library(tmp_path)
     real_plugin_file = gp.plugin_file
