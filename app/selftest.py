@@ -1,7 +1,7 @@
 """`pmc-search --selftest [--screenshot out.png]`: prove the packaged app works, without a person.
 
-Offscreen, through the real window: opens a library — the demo library built from the bundled demo figures and
-demo model in a temporary folder when no `--library` is given (or it does not exist yet) — and runs four things a
+Offscreen, through the real window: opens a library — the demo library built from (the first 24 of) the bundled demo
+figures and the bundled demo model in a temporary folder when no `--library` is given (or it does not exist yet) — and runs four things a
 user does: a text query, an image query with a bundled JPEG (dropped as a file; it is in the library, so it must
 come back as its own best match), an image query with a bundled DICOM (a synthetic chest CT: pydicom's decoding
 and the VOI window run as for a scanner's file), and opening the detail pane. Optionally saves a screenshot.
@@ -26,7 +26,8 @@ from engine.errors import PmcSearchError
 logger = logging.getLogger(__name__)
 
 TEXT_QUERY = "chest CT"
-QUERY_JPEG = ("demo-figures", "chest_radiograph-01.jpg")
+QUERY_JPEG = ("demo-figures", "bone_radiograph-01.jpg")  # among the first SELFTEST_FIGURES demo figures
+SELFTEST_FIGURES = 24  # a demo library this size builds in seconds and still ranks figures of several kinds
 QUERY_DICOM = ("selftest", "chest-ct.dcm")
 
 
@@ -100,7 +101,7 @@ def _prepare_library(args, spec, device: str) -> SelftestLibrary:
     if not library_exists(library_dir):
         figures = library_dir.parent / "selftest-figures"
         print(f"selftest: building the demo library in {library_dir}", file=sys.stderr)
-        demo.build_demo_library(library_dir, spec, figures_dir=figures, device=device).close()
+        demo.build_demo_library(library_dir, spec, figures_dir=figures, count=SELFTEST_FIGURES, device=device).close()
     return SelftestLibrary(library_dir, temp_dir)
 
 
