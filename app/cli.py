@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from engine import __version__
 from engine.errors import PmcSearchError, UserInputError
 from engine.logsetup import configure_logging
+
+if TYPE_CHECKING:
+    from engine.library import EncoderFactory
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, encoder_factory: EncoderFactory | None = None) -> int:
+    """Run `pmc-search ARGV`. `encoder_factory` builds the model of a library (None: the real one; tests and
+    benchmarks pass a fake)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.encoder_factory = encoder_factory
     configure_logging("pmc-search", level=logging.DEBUG if args.verbose else logging.WARNING)
     try:
         if args.command:
@@ -59,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.selftest:
             from app.selftest import run_selftest  # Qt is imported only for the GUI and its self-test
 
-            return run_selftest(args)
+            return run_selftest(args, encoder_factory=encoder_factory)
         from app.gui_main import run_gui
 
-        return run_gui(args)
+        return run_gui(args, encoder_factory=encoder_factory)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -35,6 +35,14 @@ def _wait_for(app, condition, timeout_s: float, what: str) -> None:
         time.sleep(0.01)
 
 
+def _first_figure(folder: Path) -> Path | None:
+    """A demo figure to drop as the image query (any image format the demo figures come in)."""
+    from engine.imaging import is_image_path
+
+    figures = sorted(p for p in folder.iterdir() if is_image_path(p)) if folder.is_dir() else []
+    return figures[0] if figures else None
+
+
 def _run_query(app, window, start, timeout_s: float, what: str):
     """Start a query through the GUI and wait for the results that belong to it."""
     pages = []
@@ -59,14 +67,16 @@ def _run_query(app, window, start, timeout_s: float, what: str):
     return pages[-1]
 
 
-def run_selftest(args, *, timeout_s: float = 300.0) -> int:
+def run_selftest(args, *, encoder_factory=None, timeout_s: float = 300.0) -> int:
+    """`encoder_factory`: how models are built (None: the real ones; tests pass a fake)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QMimeData, QUrl
 
     from app import demo
     from app.gui_main import create_application
-    from app.library_session import library_exists
+    from app.library_opener import library_exists, library_opener
     from app.settings import load_settings
+    from app.ui.app_controller import AppController
     from app.ui.main_window import MainWindow
 
     app = create_application()
@@ -82,12 +92,13 @@ def run_selftest(args, *, timeout_s: float = 300.0) -> int:
                 library_dir = temp_dir / "library"
             figures = (temp_dir or library_dir.parent) / "selftest-figures"
             print(f"selftest: building a demo library in {library_dir}", file=sys.stderr)
-            demo.build_demo_library(library_dir, spec, figures_dir=figures, count=24, device=settings.device).close()
-        query_image = next(iter(sorted(p for p in (library_dir.parent / "selftest-figures").glob("*.png"))), None) \
-            if (library_dir.parent / "selftest-figures").is_dir() else None
+            demo.build_demo_library(
+                library_dir, spec, figures_dir=figures, count=24, factory=encoder_factory, device=settings.device
+            ).close()
+        query_image = _first_figure(library_dir.parent / "selftest-figures")
 
-        window = MainWindow()
-        window.settings = settings.with_changes(library_path=str(library_dir))
+        controller = AppController(library_opener(encoder_factory))
+        window = MainWindow(controller, settings=settings.with_changes(library_path=str(library_dir)))
         window.resize(1280, 800)
         window.show()
         opened = []
@@ -134,6 +145,6 @@ def run_selftest(args, *, timeout_s: float = 300.0) -> int:
     finally:
         if window is not None:
             window.close()
-            app.processEvents()
+            _wait_for(app, lambda: window.shut_down, 60, "the library to close")
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
