@@ -10,10 +10,14 @@ import argparse
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from app.build_info import describe
 from engine.errors import PmcSearchError, UserInputError
 from engine.logsetup import configure_logging
+
+if TYPE_CHECKING:
+    from engine.library import EncoderFactory
 
 logger = logging.getLogger(__name__)
 
@@ -61,16 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, encoder_factory: EncoderFactory | None = None) -> int:
+    """Run `pmc-search ARGV`. `encoder_factory` builds the model of a library (None: the real one; tests and
+    benchmarks pass a fake)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.encoder_factory = encoder_factory
     log_file = configure_logging("pmc-search", level=logging.DEBUG if args.verbose else logging.WARNING)
     frozen = getattr(sys, "frozen", False)
     logger.info("pmc-search %s (%s) on %s", describe(), "bundle" if frozen else "source", sys.platform)
     try:
         if args.command:
             return int(args.run(args) or EXIT_OK)
-        return _run_window(args, log_file)
+        return _run_window(args, log_file, encoder_factory)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def _run_window(args, log_file) -> int:
+def _run_window(args, log_file, encoder_factory) -> int:
     """The window (or its offscreen self-test), after checking that Qt can start; a failure is shown, not swallowed."""
     from app.gui_preflight import StartupProblem, preflight, report_startup_problem  # Qt only for the GUI
 
@@ -97,11 +104,11 @@ def _run_window(args, log_file) -> int:
     if args.selftest:
         from app.selftest import run_selftest
 
-        return run_selftest(args)
+        return run_selftest(args, encoder_factory=encoder_factory)
     from app.gui_main import run_gui
 
     try:
-        return run_gui(args)
+        return run_gui(args, encoder_factory=encoder_factory)
     except (PmcSearchError, KeyboardInterrupt):
         raise
     except Exception as error:  # an unexpected failure while opening the window: say so instead of vanishing

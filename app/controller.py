@@ -12,9 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.types import QueryTerm, SearchFilters, SearchQuery
-
-SORTS = ("relevance", "year_desc", "year_asc")
+from engine.types import QueryTerm, SearchFilters, SearchQuery, SortOrder
 
 
 @dataclass(frozen=True)
@@ -24,10 +22,12 @@ class QueryImage:
     label: str  # what the chip says: the file name, "Pasted image", or the web address
     path: Path | None = None
     image: Any = None  # PIL.Image.Image when there is no file
+    figure_id: int | None = None  # a figure of the open library ("Find similar"): its stored vector is used
 
-    @property
-    def term_value(self) -> Any:
-        return self.path if self.path is not None else self.image
+    def to_term(self) -> QueryTerm:
+        if self.figure_id is not None:
+            return QueryTerm(figure_id=self.figure_id)
+        return QueryTerm(image=self.path if self.path is not None else self.image)
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class SearchState:
     image: QueryImage | None = None
     filters: SearchFilters = field(default_factory=SearchFilters)
     min_score: float | None = None
-    sort: str = "relevance"
+    sort: SortOrder = SortOrder.RELEVANCE
     limit: int = 200
 
     @property
@@ -47,7 +47,7 @@ class SearchState:
         """None when there is nothing to search for (the grid then shows the library's empty/idle state)."""
         terms = []
         if self.image is not None:
-            terms.append(QueryTerm(image=self.image.term_value))
+            terms.append(self.image.to_term())
         if self.text.strip():
             terms.append(QueryTerm(text=self.text.strip()))
         if not terms:

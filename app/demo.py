@@ -15,8 +15,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from app.library_session import EncoderFactory, open_or_create_library
 from engine import paths
+from engine.library import EncoderFactory, Library, open_or_create
+from engine.progress import run_to_end
 from engine.types import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -159,17 +160,15 @@ def build_demo_library(
     count: int = DEMO_FIGURES,
     factory: EncoderFactory | None = None,
     device: str = "auto",
-):
+) -> Library:
     """Create (or reopen) a library at `library_dir` holding the demo figures; returns the open Library."""
     figures_dir = figures_dir or demo_figures_dir()
     write_demo_figures(figures_dir, count)
-    library = open_or_create_library(library_dir, spec, device=device, factory=factory)
+    library = open_or_create(library_dir, spec, factory, device=device)
     try:
         if not library.collections():
             collection = library.add_collection(figures_dir, kind="folder", name="Demo figures")
-            ingest = library.ingest(collection.id)
-            for _progress in ingest:
-                pass
+            run_to_end(library.ingest(collection.id))
     except BaseException:
         library.close()
         raise

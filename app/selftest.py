@@ -1,11 +1,11 @@
 """`pmc-search --selftest [--screenshot out.png]`: prove the packaged app works, without a person.
 
-Offscreen, through the real window: opens a library — the demo library built from (the first 24 of) the bundled demo
-figures and the bundled demo model in a temporary folder when no `--library` is given (or it does not exist yet) — and runs four things a
-user does: a text query, an image query with a bundled JPEG (dropped as a file; it is in the library, so it must
-come back as its own best match), an image query with a bundled DICOM (a synthetic chest CT: pydicom's decoding
-and the VOI window run as for a scanner's file), and opening the detail pane. Optionally saves a screenshot.
-Exits 0 only when every step returned figures.
+Offscreen, through the real window: opens a library — when no `--library` is given (or it does not exist yet), the
+demo library, built in a temporary folder from the first 24 bundled demo figures and the bundled demo model — and
+runs four things a user does: a text query, an image query with a bundled JPEG (dropped as a file; it is in the
+library, so it must come back as its own best match), an image query with a bundled DICOM (a synthetic chest CT:
+pydicom's decoding and the VOI window run as for a scanner's file), and opening the detail pane. Optionally saves a
+screenshot. Exits 0 only when every step returned figures.
 """
 
 from __future__ import annotations
@@ -89,9 +89,9 @@ def _bundled(*parts: str) -> Path:
     return path
 
 
-def _prepare_library(args, spec, device: str) -> SelftestLibrary:
+def _prepare_library(args, spec, device: str, encoder_factory) -> SelftestLibrary:
     from app import demo
-    from app.library_session import library_exists
+    from app.library_opener import library_exists
 
     library_dir = Path(args.library).expanduser() if getattr(args, "library", None) else None
     temp_dir = None
@@ -101,15 +101,19 @@ def _prepare_library(args, spec, device: str) -> SelftestLibrary:
     if not library_exists(library_dir):
         figures = library_dir.parent / "selftest-figures"
         print(f"selftest: building the demo library in {library_dir}", file=sys.stderr)
-        demo.build_demo_library(library_dir, spec, figures_dir=figures, count=SELFTEST_FIGURES, device=device).close()
+        demo.build_demo_library(
+            library_dir, spec, figures_dir=figures, count=SELFTEST_FIGURES, factory=encoder_factory, device=device
+        ).close()
     return SelftestLibrary(library_dir, temp_dir)
 
 
-def _open_window(app, settings, library: SelftestLibrary, spec, timeout_s: float):
+def _open_window(app, settings, library: SelftestLibrary, spec, encoder_factory, timeout_s: float):
+    from app.library_opener import library_opener
+    from app.ui.app_controller import AppController
     from app.ui.main_window import MainWindow
 
-    window = MainWindow()
-    window.settings = settings.with_changes(library_path=str(library.path))
+    controller = AppController(library_opener(encoder_factory))
+    window = MainWindow(controller, settings=settings.with_changes(library_path=str(library.path)))
     window.resize(1280, 800)
     window.show()
     opened, failures = [], []
@@ -153,7 +157,8 @@ def _run_queries(app, window, timeout_s: float) -> dict[str, int]:
     return counts
 
 
-def run_selftest(args, *, timeout_s: float = 300.0) -> int:
+def run_selftest(args, *, encoder_factory=None, timeout_s: float = 300.0) -> int:
+    """`encoder_factory`: how models are built (None: the real ones; tests pass a fake)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from app import demo
     from app.gui_main import create_application
@@ -164,8 +169,8 @@ def run_selftest(args, *, timeout_s: float = 300.0) -> int:
     spec = demo.demo_model_spec() or settings.model_spec
     library = window = None
     try:
-        library = _prepare_library(args, spec, settings.device)
-        window = _open_window(app, settings, library, spec, timeout_s)
+        library = _prepare_library(args, spec, settings.device, encoder_factory)
+        window = _open_window(app, settings, library, spec, encoder_factory, timeout_s)
         counts = _run_queries(app, window, timeout_s)
         _settle(app, 0.5)
         if getattr(args, "screenshot", None) and not window.grab().save(str(args.screenshot)):
@@ -183,6 +188,6 @@ def run_selftest(args, *, timeout_s: float = 300.0) -> int:
     finally:
         if window is not None:
             window.close()
-            app.processEvents()
+            _wait_for(app, lambda: window.shut_down, 60, "the library to close")
         if library is not None and library.temp_dir is not None:
             shutil.rmtree(library.temp_dir, ignore_errors=True)

@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from bench.machine_info import cpu_model
-from engine.models.factory import cpu_has_native_bf16
 from engine.models.inference import fold_batchnorm_
 from engine.models.modified_resnet import ModifiedResNet
 from engine.models.pmc_clip import PMCClip, PMCClipConfig
+from engine.models.precision import cpu_has_native_bf16
 from engine.models.tokenizer import build_vocab, load_tokenizer, tokenize
 
 MATMUL = "matmul"

@@ -47,7 +47,8 @@ def one_run(images: int, delay_s: float, queries: int) -> dict:
     from PIL import Image
     from PySide6.QtWidgets import QApplication
 
-    from app import library_session
+    from app.library_opener import library_opener
+    from app.ui.app_controller import AppController
     from app.ui.main_window import MainWindow
     from engine.types import QueryTerm, SearchQuery
     from tests.app.event_loop_probe import EventLoopProbe
@@ -61,9 +62,8 @@ def one_run(images: int, delay_s: float, queries: int) -> dict:
     for i in range(images):
         Image.new("RGB", (96, 96), ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256)).save(folder / f"f{i:05d}.png")
         (folder / f"f{i:05d}.txt").write_text(f"figure {i} {'red' if i % 3 == 0 else 'blue'} chest scan")
-    library_session.set_encoder_factory(lambda spec, device, offline, progress: FakeEncoder(dim=64, delay=delay_s))
-
-    window = MainWindow()
+    fake_model = lambda spec, device, offline, progress: FakeEncoder(dim=64, delay=delay_s)  # noqa: E731
+    window = MainWindow(AppController(library_opener(fake_model)))
     window.resize(1280, 800)
     window.show()
 
@@ -107,8 +107,7 @@ def one_run(images: int, delay_s: float, queries: int) -> dict:
     gaps = probe.gaps
     seconds = time.monotonic() - started
     window.close()
-    app.processEvents()
-    library_session.set_encoder_factory(None)
+    pump_until(lambda: window.shut_down)
     gaps_ms = sorted(g * 1000 for g in gaps)
     return {
         "index_s": seconds,

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"open (index load or build from stored vectors): {time.perf_counter() - started:.1f} s")
     with library:
         library.attach_encoder(encoder)
-        index = library._current_index()
+        index = library._index.current()
         print(
             f"library: {library.info().figures} figures, {encoder.dim}-d, index ef={index.ef}, model {encoder.model_id}"
         )

@@ -41,6 +41,15 @@ def has_dicom_preamble(head: bytes) -> bool:
     return head[_DICOM_MAGIC_OFFSET : _DICOM_MAGIC_OFFSET + 4] == _DICOM_MAGIC
 
 
+def is_dicom_file(path: str | Path) -> bool:
+    """True when the file starts with DICOM's 128-byte preamble and "DICM" (whatever its name says)."""
+    try:
+        with Path(path).open("rb") as handle:
+            return has_dicom_preamble(handle.read(_DICOM_MAGIC_OFFSET + 4))
+    except OSError:
+        return False
+
+
 def is_image_path(path: str | Path) -> bool:
     """True for a file this module can probably decode: by extension, or a DICOM preamble when there is none.
 
@@ -52,11 +61,7 @@ def is_image_path(path: str | Path) -> bool:
         return True
     if suffix and not suffix[1:].isdigit():  # "IM.0001" style names end in digits and may still be DICOM
         return False
-    try:
-        with path.open("rb") as handle:
-            return has_dicom_preamble(handle.read(_DICOM_MAGIC_OFFSET + 4))
-    except OSError:
-        return False
+    return is_dicom_file(path)
 
 
 def open_image(path: str | Path) -> Image.Image:

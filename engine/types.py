@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 # --------------------------------------------------------------------------------------------------- encoders
 
@@ -114,6 +116,7 @@ class QueryTerm:
 
     text: str | None = None
     image: Any = None  # path, PIL image or DICOM path
+    figure_id: int | None = None  # a figure already in the library: its stored vector, no re-encoding
     weight: float = 1.0
 
 
@@ -127,12 +130,20 @@ class SearchFilters:
     pmcids: tuple[str, ...] = ()
 
 
+class SortOrder(str, Enum):
+    """How a result list is ordered; the values are what the CLI accepts and what settings store."""
+
+    RELEVANCE = "relevance"
+    NEWEST_FIRST = "year_desc"
+    OLDEST_FIRST = "year_asc"
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     terms: tuple[QueryTerm, ...]
     filters: SearchFilters = field(default_factory=SearchFilters)
     min_score: float | None = None  # relevance threshold on the similarity
-    sort: str = "relevance"  # "relevance" | "year_desc" | "year_asc"
+    sort: SortOrder = SortOrder.RELEVANCE
     offset: int = 0
     limit: int = 50
     hybrid: bool = True  # fuse caption keyword hits (FTS5) with vector similarity
@@ -188,6 +199,16 @@ class CollectionInfo:
 
 
 @dataclass(frozen=True)
+class Facets:
+    """What the search filters can offer: only values some figure in the library actually has."""
+
+    journals: tuple[str, ...] = ()
+    years: tuple[int, int] | None = None
+    modalities: tuple[str, ...] = ()
+    collections: tuple[CollectionInfo, ...] = ()
+
+
+@dataclass(frozen=True)
 class LibraryInfo:
     path: Path
     model_id: str
@@ -198,3 +219,5 @@ class LibraryInfo:
     index_size: int
     device: str | None = None
     device_reason: str | None = None
+    read_only: bool = False
+    model_spec: ModelSpec = field(default_factory=ModelSpec)

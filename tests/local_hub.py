@@ -49,95 +49,108 @@ class LocalHub:
         return [r for r in self.log if r.method == "GET" and r.path.endswith(suffix)]
 
 
-def _handler_for(hub: LocalHub):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _HubHandler(BaseHTTPRequestHandler):
+    """Answers like the Hugging Face hub for the files of `hub` (set per server by `_handler_for`)."""
 
-        def log_message(self, *args):  # keep pytest output clean
-            pass
+    hub: LocalHub
+    protocol_version = "HTTP/1.1"
 
-        def _lookup(self) -> ServedFile | None:
-            path = unquote(urlsplit(self.path).path)
-            hub.log.append(LoggedRequest(self.command, path, self.headers.get("Range")))
-            return hub.files.get(path.removeprefix("/cdn"))
+    def log_message(self, *args):  # keep pytest output clean
+        pass
 
-        def _redirected(self, served: ServedFile) -> bool:
-            if not served.lfs_redirect or urlsplit(self.path).path.startswith("/cdn/"):
-                return False
-            self.send_response(302)
-            # Another host name for the same server, as the real CDN is another host than the hub.
-            cdn = hub.url.replace("127.0.0.1", "localhost")
-            self.send_header("Location", f"{cdn}/cdn{urlsplit(self.path).path}")
-            self.send_header("X-Linked-Etag", f'"{hashlib.sha256(served.content).hexdigest()}"')
-            self.send_header("X-Linked-Size", str(len(served.content)))
-            self.send_header("ETag", '"git-pointer-etag"')
-            self.send_header("X-Repo-Commit", COMMIT)
+    def _lookup(self) -> ServedFile | None:
+        path = unquote(urlsplit(self.path).path)
+        self.hub.log.append(LoggedRequest(self.command, path, self.headers.get("Range")))
+        return self.hub.files.get(path.removeprefix("/cdn"))
+
+    def _redirected(self, served: ServedFile) -> bool:
+        if not served.lfs_redirect or urlsplit(self.path).path.startswith("/cdn/"):
+            return False
+        self.send_response(302)
+        # Another host name for the same server, as the real CDN is another host than the hub.
+        cdn = self.hub.url.replace("127.0.0.1", "localhost")
+        self.send_header("Location", f"{cdn}/cdn{urlsplit(self.path).path}")
+        self.send_header("X-Linked-Etag", f'"{hashlib.sha256(served.content).hexdigest()}"')
+        self.send_header("X-Linked-Size", str(len(served.content)))
+        self.send_header("ETag", '"git-pointer-etag"')
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
+
+    def _common_headers(self, served: ServedFile) -> None:
+        etag = served.etag if served.etag is not None else hashlib.sha256(served.content).hexdigest()
+        self.send_header("ETag", f'"{etag}"')
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("Accept-Ranges", "bytes")
+
+    def _not_found(self) -> None:
+        self.send_response(404)
+        self.send_header("X-Error-Code", "EntryNotFound")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_HEAD(self):
+        served = self._lookup()
+        if served is None:
+            return self._not_found()
+        if self._redirected(served):
+            return
+        self.send_response(200)
+        self._common_headers(served)
+        self.send_header("Content-Length", str(len(served.content)))
+        self.end_headers()
+
+    def do_GET(self):
+        served = self._lookup()
+        if served is None:
+            return self._not_found()
+        if self._redirected(served) or self._failed(served):
+            return
+        start = self._start_of_range(served)
+        if start is None:
+            return
+        body = served.content[start:]
+        self._common_headers(served)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if served.drops_left > 0 and served.drop_after_bytes is not None:
+            served.drops_left -= 1
+            self.wfile.write(body[: served.drop_after_bytes])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    def _failed(self, served: ServedFile) -> bool:
+        if served.failures_left > 0 and served.fail_with_status is not None:
+            served.failures_left -= 1
+            self.send_response(served.fail_with_status)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return True
+        return False
 
-        def _common_headers(self, served: ServedFile) -> None:
-            etag = served.etag if served.etag is not None else hashlib.sha256(served.content).hexdigest()
-            self.send_header("ETag", f'"{etag}"')
-            self.send_header("X-Repo-Commit", COMMIT)
-            self.send_header("Accept-Ranges", "bytes")
-
-        def _not_found(self) -> None:
-            self.send_response(404)
-            self.send_header("X-Error-Code", "EntryNotFound")
+    def _start_of_range(self, served: ServedFile) -> int | None:
+        """Send the status line for a (ranged) GET; the first byte to send, or None when answered with 416."""
+        requested = self.headers.get("Range")
+        if not requested or served.ignore_range:
+            self.send_response(200)
+            return 0
+        start = int(requested.removeprefix("bytes=").split("-")[0])
+        if start >= len(served.content):
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(served.content)}")
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return None
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{len(served.content) - 1}/{len(served.content)}")
+        return start
 
-        def do_HEAD(self):
-            served = self._lookup()
-            if served is None:
-                return self._not_found()
-            if self._redirected(served):
-                return
-            self.send_response(200)
-            self._common_headers(served)
-            self.send_header("Content-Length", str(len(served.content)))
-            self.end_headers()
 
-        def do_GET(self):
-            served = self._lookup()
-            if served is None:
-                return self._not_found()
-            if self._redirected(served):
-                return
-            if served.failures_left > 0 and served.fail_with_status is not None:
-                served.failures_left -= 1
-                self.send_response(served.fail_with_status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            start = 0
-            requested = self.headers.get("Range")
-            if requested and not served.ignore_range:
-                start = int(requested.removeprefix("bytes=").split("-")[0])
-                if start >= len(served.content):
-                    self.send_response(416)
-                    self.send_header("Content-Range", f"bytes */{len(served.content)}")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(served.content) - 1}/{len(served.content)}")
-            else:
-                self.send_response(200)
-            body = served.content[start:]
-            self._common_headers(served)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if served.drops_left > 0 and served.drop_after_bytes is not None:
-                served.drops_left -= 1
-                self.wfile.write(body[: served.drop_after_bytes])
-                self.wfile.flush()
-                self.close_connection = True
-                return
-            self.wfile.write(body)
-
-    return Handler
+def _handler_for(hub: LocalHub) -> type[_HubHandler]:
+    return type("Handler", (_HubHandler,), {"hub": hub})
 
 
 def start_local_hub() -> tuple[LocalHub, ThreadingHTTPServer]:

@@ -123,22 +123,51 @@ def run_training(
             cleanup()
 
 
-def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch, datasets) -> RunResult:
+def _with_tokenizer(cfg):
+    """(cfg with the vocabulary size of its tokenizer, the tokenizer or None when the data brings token ids)."""
     tokenizer = load_tokenizer(cfg.data.tokenizer) if cfg.data.tokenizer else None
     if tokenizer is not None:
-        cfg = resolve_vocab_size(cfg, len(tokenizer))
-    elif cfg.model.text.vocab_size == 0:
+        return resolve_vocab_size(cfg, len(tokenizer)), tokenizer
+    if cfg.model.text.vocab_size == 0:
         raise ConfigError("data.tokenizer is not set: give the folder with the vocab.txt to train with")
+    return cfg, None
+
+
+def _keeps_epoch_file(cfg, epoch: int) -> bool:
+    every = cfg.train.save_every_epochs
+    return (every > 0 and epoch % every == 0) or epoch == cfg.train.epochs
+
+
+def _prepare_run_dir(cfg, run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+    if cfg.data.tokenizer and not (run_dir / "tokenizer" / "vocab.txt").exists():
+        # The run folder carries its vocabulary, so `export RUN_DIR` needs nothing else.
+        (run_dir / "tokenizer").mkdir(exist_ok=True)
+        shutil.copy2(Path(cfg.data.tokenizer) / "vocab.txt", run_dir / "tokenizer" / "vocab.txt")
+
+
+def _log_start(cfg, model, trainer, pairs: int, dist_info) -> None:
+    params = sum(p.numel() for p in model.parameters())
+    logger.info(
+        "training %s: %.1fM parameters, %d pairs, %d steps/epoch × %d epochs, %d rank(s) on %s",
+        cfg.run_dir,
+        params / 1e6,
+        pairs,
+        trainer.steps_per_epoch,
+        cfg.train.epochs,
+        dist_info.world_size,
+        dist_info.device,
+    )
+
+
+def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch, datasets) -> RunResult:
+    cfg, tokenizer = _with_tokenizer(cfg)
     # Data first: a wrong path should fail before a run folder or a 200M-parameter model is made.
     train_set, valid_set = datasets if datasets is not None else build_datasets(cfg, tokenizer)
     run_dir = cfg.run_dir
     if dist_info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
-        if cfg.data.tokenizer and not (run_dir / "tokenizer" / "vocab.txt").exists():
-            # The run folder carries its vocabulary, so `export RUN_DIR` needs nothing else.
-            (run_dir / "tokenizer").mkdir(exist_ok=True)
-            shutil.copy2(Path(cfg.data.tokenizer) / "vocab.txt", run_dir / "tokenizer" / "vocab.txt")
+        _prepare_run_dir(cfg, run_dir)
     barrier()
 
     payload = None
@@ -155,17 +184,7 @@ def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch,
         logger.info("resumed at epoch %d, step %d", trainer.epoch, trainer.step)
         del payload
     if dist_info.is_main:
-        params = sum(p.numel() for p in model.parameters())
-        logger.info(
-            "training %s: %.1fM parameters, %d pairs, %d steps/epoch × %d epochs, %d rank(s) on %s",
-            run_dir,
-            params / 1e6,
-            len(train_set),
-            trainer.steps_per_epoch,
-            cfg.train.epochs,
-            dist_info.world_size,
-            dist_info.device,
-        )
+        _log_start(cfg, model, trainer, len(train_set), dist_info)
 
     every_steps = cfg.train.save_every_steps
 
@@ -197,8 +216,7 @@ def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch,
             if dist_info.is_main:
                 monitor.log_epoch(row)
                 logger.info("epoch %d: %s", row["epoch"], _format_row(row))
-                every = cfg.train.save_every_epochs
-                keep = (every > 0 and trainer.epoch % every == 0) or trainer.epoch == cfg.train.epochs
+                keep = _keeps_epoch_file(cfg, trainer.epoch)
                 latest = save_training_checkpoint(run_dir, state, epoch=trainer.epoch, keep_epoch_file=keep)
             del state
             barrier()

@@ -15,11 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
-
 from engine.errors import UserInputError
-from engine.models import create_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +49,8 @@ def _read_texts(path: str | None) -> list[str]:
 
 
 def _download_progress():
+    from tqdm import tqdm
+
     bars: dict[str, tqdm] = {}
 
     def report(update) -> None:
@@ -67,6 +65,12 @@ def _download_progress():
 
 
 def run(args) -> int:
+    # Heavy imports here, not at the top: building the parser (`--help`) must not load torch.
+    import numpy as np
+    from tqdm import tqdm
+
+    from engine.models import create_encoder
+
     images = [Path(p) for p in args.images]
     missing = [str(p) for p in images if not p.is_file()]
     if missing:

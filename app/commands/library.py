@@ -13,25 +13,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine import paths
-from engine.errors import LibraryModelMismatchError, UserInputError
-from engine.library import Library, is_library
-from engine.types import Encoder, IngestReport, ModelSpec, QueryTerm, SearchFilters, SearchQuery, SearchResult
+from engine.errors import UserInputError
+from engine.types import IngestReport, ModelSpec, QueryTerm, SearchFilters, SearchQuery, SearchResult, SortOrder
+
+if TYPE_CHECKING:
+    from engine.library import FigureLibrary
+
+# The library stack (SQLAlchemy, numpy, hnswlib) is imported inside each command, not here: building the
+# parser for `--help` or `--version` must stay instant.
 
 MAX_PROBLEMS_LISTED = 50
-
-
-def _create_encoder(spec: ModelSpec, device: str) -> Encoder:
-    from engine.models import create_encoder
-
-    return create_encoder(spec.name, weights=spec.weights, tokenizer=spec.tokenizer, device=device)
-
-
-# Tests replace this to run the commands end to end with a fake model (never the real weights).
-ENCODER_FACTORY: Callable[[ModelSpec, str], Encoder] = _create_encoder
 
 
 def _library_dir(args) -> Path:
@@ -40,55 +35,39 @@ def _library_dir(args) -> Path:
 
 # ------------------------------------------------------------------------------------------------ index
 def run_index(args) -> int:
-    from tqdm import tqdm
+    from engine.library import open_or_create
 
+    sources = [Path(p) for p in args.paths]
+    for source in sources:
+        if not source.exists():
+            raise UserInputError(f"{source} does not exist")
     folder = _library_dir(args)
-    if is_library(folder):
-        library = Library.open(folder)
-        if args.model and args.model != library.model_spec.name:
-            library.close()
-            raise LibraryModelMismatchError(
-                f"the library at {folder} uses model {library.model_spec.name!r}, not {args.model!r}; "
-                "use another --library folder for another model"
-            )
-        spec = library.model_spec
-        try:
-            library.attach_encoder(ENCODER_FACTORY(spec, args.device))
-        except BaseException:
-            library.close()
-            raise
-    else:
-        spec = ModelSpec(name=args.model or "pmc-clip", weights=args.weights, tokenizer=args.tokenizer)
-        encoder = ENCODER_FACTORY(spec, args.device)
-        library = Library.create(folder, spec, model_id=encoder.model_id, dim=encoder.dim)
-        library.attach_encoder(encoder)
+    spec = ModelSpec(name=args.model or "pmc-clip", weights=args.weights, tokenizer=args.tokenizer)
+    library = open_or_create(folder, spec, args.encoder_factory, device=args.device, require_model=args.model)
     with library:
         print(f"library {folder} · model {library.model_id} on {library.encoder.device}", file=sys.stderr)
-        sources = [Path(p) for p in args.paths]
-        for source in sources:
-            if not source.exists():
-                raise UserInputError(f"{source} does not exist")
-        reports = []
-        for source in sources:
-            collection = library.add_collection(source, kind=args.kind)
-            bar = tqdm(desc=collection.name, unit="fig", file=sys.stderr, disable=args.quiet)
-            steps = library.ingest(collection.id, batch_size=args.batch_size)
-            try:
-                while True:
-                    progress = next(steps)
-                    if progress.total is not None and bar.total != progress.total:
-                        bar.total = progress.total
-                    bar.update(progress.done - bar.n)
-                    for problem in progress.errors:
-                        bar.write(f"  skipped {problem.path}: {problem.message}", file=sys.stderr)
-            except StopIteration as finished:
-                reports.append((collection.name, finished.value))
-            finally:
-                steps.close()
-                bar.close()
+        reports = [(source.name, _index_source(library, source, args)) for source in sources]
         for name, report in reports:
             _print_report(name, report)
     return 0
+
+
+def _index_source(library: FigureLibrary, source: Path, args) -> IngestReport:
+    from tqdm import tqdm
+
+    from engine.progress import run_to_end
+
+    collection = library.add_collection(source, kind=args.kind)
+    with tqdm(desc=collection.name, unit="fig", file=sys.stderr, disable=args.quiet) as bar:
+
+        def show(progress) -> None:
+            if progress.total is not None and bar.total != progress.total:
+                bar.total = progress.total
+            bar.update(progress.done - bar.n)
+            for problem in progress.errors:
+                bar.write(f"  skipped {problem.path}: {problem.message}", file=sys.stderr)
+
+        return run_to_end(library.ingest(collection.id, batch_size=args.batch_size), show)
 
 
 def _print_report(name: str, report: IngestReport) -> None:
@@ -103,7 +82,7 @@ def _print_report(name: str, report: IngestReport) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ query
-def _collection_ids(library: Library, wanted_names: list[str]) -> list[int]:
+def _collection_ids(library: FigureLibrary, wanted_names: list[str]) -> list[int]:
     """Collections named by id or by name; an unknown one is the user's mistake, said plainly."""
     known = library.collections()
     ids = []
@@ -115,7 +94,7 @@ def _collection_ids(library: Library, wanted_names: list[str]) -> list[int]:
     return ids
 
 
-def _filters(args, library: Library) -> SearchFilters:
+def _filters(args, library: FigureLibrary) -> SearchFilters:
     collection_ids = _collection_ids(library, args.collection) if args.collection else []
     return SearchFilters(
         collection_ids=tuple(collection_ids),
@@ -162,6 +141,8 @@ def result_to_json(result: SearchResult, rank: int) -> dict:
 
 
 def run_query(args) -> int:
+    from engine.library import is_library, open_or_create
+
     terms = []
     if args.text:
         terms.append(QueryTerm(text=args.text))
@@ -171,13 +152,15 @@ def run_query(args) -> int:
     terms += [QueryTerm(text=t, weight=-args.term_weight) for t in args.minus or ()]
     if not terms:
         raise UserInputError("give query text or --image FILE")
-    with Library.open(_library_dir(args), read_only=True) as library:
-        library.attach_encoder(ENCODER_FACTORY(library.model_spec, args.device))
+    folder = _library_dir(args)
+    if not is_library(folder):
+        raise UserInputError(f"there is no library at {folder}; build one with `pmc-search index FOLDER`")
+    with open_or_create(folder, ModelSpec(), args.encoder_factory, device=args.device, read_only=True) as library:
         query = SearchQuery(
             terms=tuple(terms),
             filters=_filters(args, library),
             min_score=args.min_score,
-            sort=args.sort,
+            sort=SortOrder(args.sort),
             offset=args.offset,
             limit=args.k,
             hybrid=not args.no_keywords,
@@ -211,10 +194,8 @@ def _print_result(rank: int, result: SearchResult) -> None:
 
 # ------------------------------------------------------------------------------------------------ info
 def _device_line(requested: str) -> tuple[str | None, str | None]:
-    try:
-        from engine.models.device import choose_device
-    except ImportError:
-        return None, None
+    from engine.models.device import choose_device  # torch: only for `info`, which reports the device
+
     try:
         choice = choose_device(requested)
     except UserInputError as e:
@@ -223,6 +204,8 @@ def _device_line(requested: str) -> tuple[str | None, str | None]:
 
 
 def run_info(args) -> int:
+    from engine.library import Library
+
     with Library.open(_library_dir(args), read_only=True) as library:
         info = library.info()
         problems = library.problems()
@@ -265,6 +248,8 @@ def run_info(args) -> int:
 
 # ------------------------------------------------------------------------------------------------ remove
 def run_remove(args) -> int:
+    from engine.library import Library
+
     with Library.open(_library_dir(args)) as library:
         by_id = {c.id: c for c in library.collections()}
         for collection_id in dict.fromkeys(_collection_ids(library, args.collections)):
@@ -303,7 +288,7 @@ def register(subparsers) -> None:
     query.add_argument("--collection", action="append", help="only this collection, by id or name (repeatable)")
     query.add_argument("--pmcid", action="append", help="only figures of this article (repeatable)")
     query.add_argument("--min-score", type=float, help="drop results whose similarity is below this")
-    query.add_argument("--sort", default="relevance", choices=["relevance", "year_desc", "year_asc"])
+    query.add_argument("--sort", default=SortOrder.RELEVANCE.value, choices=[s.value for s in SortOrder])
     query.add_argument("--no-keywords", action="store_true", help="rank by image similarity only (no caption match)")
     query.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     query.set_defaults(run=run_query)

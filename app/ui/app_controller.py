@@ -1,8 +1,13 @@
 """Qt adapter over the plain-Python state: runs every slow engine call in a worker and reports by signals.
 
 Workers get immutable values (paths, SearchQuery, ids) and hand back immutable values (SearchPage,
-IngestProgress, …); the GUI thread never waits on the engine. Searches are coalesced: at most one runs, and
-when it finishes the newest pending query starts — results of a superseded request are dropped by id.
+IngestProgress, …); the GUI thread never waits on the engine, not even to close a library. Searches are
+coalesced: at most one runs, and when it finishes the newest pending query starts — results of a superseded
+request are dropped by id.
+
+Switching libraries is transactional: the new library is opened before the old one is closed, so a switch that
+fails (a model that cannot load, a locked folder) leaves the old library open and in use. Only a reopen of the
+same folder (another device) must close first; if that reopen fails, the previous way of opening it is restored.
 """
 
 from __future__ import annotations
@@ -12,21 +17,25 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from superqt.utils import WorkerBase, create_worker
 
 from app.controller import RequestTracker, SearchState
-from app.library_session import open_or_create_library
+from app.ingest_events import SourceFailed, SourceFinished, SourceStarted
+from app.library_opener import LibraryOpener, library_opener
 from engine.errors import LibraryLockedError, OfflineError, PmcSearchError, UserInputError
-from engine.types import IngestReport, ModelSpec
+from engine.library import FigureLibrary
+from engine.types import IngestProgress, ModelSpec
 
 logger = logging.getLogger(__name__)
 
 # Long jobs (indexing, model load) each hold a pool thread; keep threads free for searches on 2-core machines.
 _MIN_POOL_THREADS = 4
 _COUNTS_REFRESH_S = 2.0
+_INGEST_STOP_WAIT_S = 60.0  # a closing library waits this long for its ingest to reach a batch boundary
 
 
 def user_message(error: BaseException) -> str:
@@ -34,6 +43,17 @@ def user_message(error: BaseException) -> str:
     if isinstance(error, (UserInputError, PmcSearchError)):
         return str(error)
     return f"Unexpected error ({type(error).__name__}): {error}. Details are in the log file."
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """How a library was (or is to be) opened: enough to open it again the same way."""
+
+    path: Path
+    spec: ModelSpec
+    device: str = "auto"
+    offline: bool = False
+    read_only: bool = False
 
 
 class AppController(QObject):
@@ -47,7 +67,7 @@ class AppController(QObject):
     results_ready = Signal(int, object)  # request id, SearchPage
     searching_changed = Signal(bool)
     collections_changed = Signal(object)  # list[CollectionInfo]
-    facets_changed = Signal(object)  # dict from Library.facets()
+    facets_changed = Signal(object)  # engine.types.Facets
     ingest_running_changed = Signal(bool)
     ingest_source_started = Signal(object)  # CollectionInfo
     ingest_progress = Signal(object)  # IngestProgress
@@ -55,10 +75,11 @@ class AppController(QObject):
     ingest_paused_changed = Signal(bool)
     error = Signal(str)  # one error sink; the window shows it
 
-    def __init__(self, opener: Callable = open_or_create_library, parent: QObject | None = None):
+    def __init__(self, opener: LibraryOpener | None = None, parent: QObject | None = None):
         super().__init__(parent)
-        self._opener = opener
-        self.library = None
+        self._opener = opener or library_opener()
+        self.library: FigureLibrary | None = None
+        self.opened_with: OpenRequest | None = None
         self.state = SearchState()
         self.requests = RequestTracker()
         self._workers: set[WorkerBase] = set()
@@ -67,6 +88,9 @@ class AppController(QObject):
         self._ingest_worker = None
         self._ingest_queue: collections.deque[tuple[Path, str]] = collections.deque()
         self._ingest_cancel = threading.Event()
+        self._ingest_stopped = threading.Event()  # replaced per ingest job; set when that job has stopped
+        self._ingest_stopped.set()
+        self._last_info = None
         self._last_counts_refresh = 0.0
         pool = QThreadPool.globalInstance()
         pool.setMaxThreadCount(max(pool.maxThreadCount(), _MIN_POOL_THREADS))
@@ -97,30 +121,49 @@ class AppController(QObject):
     def open_library(
         self, path: Path, spec: ModelSpec, *, device: str = "auto", offline: bool = False, read_only: bool = False
     ) -> None:
-        self.close_library()
-        self.library_opening.emit(str(path))
+        request = OpenRequest(Path(path), spec, device, offline, read_only)
+        self.library_opening.emit(str(request.path))
+        previous = self.opened_with
+        if previous is not None and previous.path == request.path:
+            # The same folder cannot be open twice (its lock): close it, then reopen; restore it if that fails.
+            self.close_library(then=lambda: self._start_open(request, restore=previous))
+        else:
+            self._start_open(request, restore=None)
+
+    def _start_open(self, request: OpenRequest, *, restore: OpenRequest | None) -> None:
+        opener, progress = self._opener, self.model_progress.emit
 
         def open_job():
-            library = self._opener(
-                Path(path), spec, device=device, offline=offline, read_only=read_only,
-                progress=self.model_progress.emit,
+            library = opener(
+                request.path, request.spec, device=request.device, offline=request.offline,
+                read_only=request.read_only, progress=progress,
             )
-            return library, library.info()  # counting figures of a big library is a query: not on the GUI thread
+            try:
+                return library, library.info()  # counting a big library's figures is a query: not on the GUI thread
+            except BaseException:
+                library.close()
+                raise
 
         def failed(error: BaseException) -> None:
             self.library_failed.emit()
             if isinstance(error, LibraryLockedError):
-                self.library_locked.emit(str(path))
+                self.library_locked.emit(str(request.path))
             elif isinstance(error, OfflineError):
                 self.model_offline.emit(str(error))
             else:
                 self._on_worker_error(error)
+            if restore is not None:
+                self._start_open(restore, restore=None)
+            elif self.library is not None and self.opened_with is not None:
+                self.library_opened.emit(self._last_info)  # the old library is still the one in use
 
-        self.run_job(open_job, on_return=self._on_library_opened, on_error=failed)
+        self.run_job(open_job, on_return=lambda opened: self._on_library_opened(request, *opened), on_error=failed)
 
-    def _on_library_opened(self, opened) -> None:
-        library, info = opened
-        self.library = library
+    def _on_library_opened(self, request: OpenRequest, library: FigureLibrary, info) -> None:
+        old = self.library
+        if old is not None:
+            self._close_in_worker(old, then=None, announce=False)
+        self.library, self.opened_with, self._last_info = library, request, info
         self.library_opened.emit(info)
         self.refresh_library_views()
         if not self.state.is_empty:
@@ -135,14 +178,33 @@ class AppController(QObject):
             on_return=lambda pair: (self.collections_changed.emit(pair[0]), self.facets_changed.emit(pair[1])),
         )
 
-    def close_library(self) -> None:
-        if self.library is None:
+    def close_library(self, then: Callable[[], None] | None = None) -> None:
+        """Close the open library in a worker (its ingest stops at a batch boundary first); then call `then`."""
+        library = self.library
+        if library is None:
+            if then is not None:
+                then()
             return
+        self.library, self.opened_with = None, None
+        self._close_in_worker(library, then=then, announce=True)
+
+    def _close_in_worker(self, library: FigureLibrary, *, then, announce: bool) -> None:
+        self.requests.invalidate("search")  # results of the closing library must not reach the screen
         self.cancel_ingest()
-        self.wait_for_workers(10_000)
-        library, self.library = self.library, None
-        library.close()
-        self.library_closed.emit()
+        stopped = self._ingest_stopped
+
+        def close_job() -> None:
+            if not stopped.wait(_INGEST_STOP_WAIT_S):
+                logger.warning("the indexing job did not stop in %.0f s; closing anyway", _INGEST_STOP_WAIT_S)
+            library.close()  # saves the index: seconds on a big library, never on the GUI thread
+
+        def closed(_=None) -> None:
+            if announce:
+                self.library_closed.emit()
+            if then is not None:
+                then()
+
+        self.run_job(close_job, on_return=closed, on_error=lambda e: (self._on_worker_error(e), closed()))
 
     # ------------------------------------------------------------------------------------------- search
     def set_state(self, state: SearchState) -> None:
@@ -209,20 +271,24 @@ class AppController(QObject):
 
     def _start_ingest(self) -> None:
         self._ingest_cancel.clear()
+        self._ingest_stopped = stopped = threading.Event()
         library, queue, cancel = self.library, self._ingest_queue, self._ingest_cancel
 
-        def ingest_job() -> Generator[tuple[str, object], None, None]:
-            while queue and not cancel.is_set():
-                source, kind = queue.popleft()
-                try:
-                    collection = library.add_collection(source, kind=kind)
-                except PmcSearchError as error:  # one bad source must not stop the others
-                    yield "error", error
-                    continue
-                yield "collection", collection
-                report = yield from _tag_progress(library.ingest(collection.id, cancel=cancel.is_set))
-                yield "report", report
-            queue.clear()
+        def ingest_job() -> Generator[object, None, None]:
+            try:
+                while queue and not cancel.is_set():
+                    source, kind = queue.popleft()
+                    try:
+                        collection = library.add_collection(source, kind=kind)
+                    except PmcSearchError as error:  # one bad source must not stop the others
+                        yield SourceFailed(source, user_message(error))
+                        continue
+                    yield SourceStarted(collection)
+                    report = yield from library.ingest(collection.id, cancel=cancel.is_set)
+                    yield SourceFinished(collection, report)
+                queue.clear()
+            finally:
+                stopped.set()
 
         worker = self.run_job(ingest_job, on_yield=self._on_ingest_event)
         self._ingest_worker = worker
@@ -231,22 +297,21 @@ class AppController(QObject):
         worker.finished.connect(self._on_ingest_done)
         self.ingest_running_changed.emit(True)
 
-    def _on_ingest_event(self, event: tuple[str, object]) -> None:
-        kind, value = event
-        if kind == "progress":
-            self.ingest_progress.emit(value)
+    def _on_ingest_event(self, event: object) -> None:
+        if isinstance(event, IngestProgress):
+            self.ingest_progress.emit(event)
             now = time.monotonic()
             if now - self._last_counts_refresh > _COUNTS_REFRESH_S:  # collection counts grow while indexing
                 self._last_counts_refresh = now
                 self.refresh_library_views()
-        elif kind == "collection":
-            self.ingest_source_started.emit(value)
+        elif isinstance(event, SourceStarted):
+            self.ingest_source_started.emit(event.collection)
             self.refresh_library_views()
-        elif kind == "report":
-            self.ingest_finished.emit(value)
+        elif isinstance(event, SourceFinished):
+            self.ingest_finished.emit(event.report)
             self.refresh_library_views()
-        elif kind == "error":
-            self.error.emit(user_message(value))
+        elif isinstance(event, SourceFailed):
+            self.error.emit(event.message)
 
     def _on_ingest_done(self) -> None:
         self._ingest_worker = None
@@ -283,23 +348,8 @@ class AppController(QObject):
         self.run_job(library.remove_collection, collection_id, on_return=removed)
 
     # ------------------------------------------------------------------------------------------- shutdown
-    def wait_for_workers(self, msecs: int) -> bool:
-        return QThreadPool.globalInstance().waitForDone(msecs)
-
-    def shutdown(self, msecs: int = 10_000) -> None:
+    def shutdown(self, then: Callable[[], None] | None = None) -> None:
+        """Stop indexing at its next batch boundary and close the library, in a worker; `then` runs on the GUI thread
+        when done. (Indexing is cancelled, not aborted: an aborted generator would skip its own cleanup.)"""
         self.cancel_ingest()
-        for worker in list(self._workers):
-            worker.quit()
-        self.wait_for_workers(msecs)
-        if self.library is not None:
-            library, self.library = self.library, None
-            library.close()
-
-
-def _tag_progress(ingest: Generator) -> Generator[tuple[str, object], None, IngestReport]:
-    while True:
-        try:
-            progress = next(ingest)
-        except StopIteration as stop:  # the generator's return value is the report
-            return stop.value
-        yield "progress", progress
+        self.close_library(then=then)

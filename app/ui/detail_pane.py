@@ -203,3 +203,7 @@ class DetailPaneWidget(QFrame):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._render_image()
+
+    def shutdown(self) -> None:
+        """Stop decoding full-size images (the window is closing)."""
+        self._images.shutdown()

@@ -5,10 +5,14 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
-from engine.types import CollectionInfo, SearchFilters
+from engine.types import CollectionInfo, Facets, SearchFilters, SortOrder
 
 ANY = "Any"
-SORT_CHOICES = (("Relevance", "relevance"), ("Newest first", "year_desc"), ("Oldest first", "year_asc"))
+SORT_CHOICES = (
+    ("Relevance", SortOrder.RELEVANCE),
+    ("Newest first", SortOrder.NEWEST_FIRST),
+    ("Oldest first", SortOrder.OLDEST_FIRST),
+)
 _YEAR_FLOOR, _YEAR_CEILING = 1900, 2100
 
 
@@ -84,10 +88,10 @@ class FiltersWidget(QFrame):
         combo.setCurrentIndex(max(0, index))
         combo.blockSignals(False)
 
-    def set_facets(self, facets: dict) -> None:
-        self._refill(self.journal, [(j, j) for j in facets.get("journals", []) if j])
-        self._refill(self.modality, [(m, m) for m in facets.get("modalities", []) if m])
-        years = facets.get("years")
+    def set_facets(self, facets: Facets) -> None:
+        self._refill(self.journal, [(j, j) for j in facets.journals if j])
+        self._refill(self.modality, [(m, m) for m in facets.modalities if m])
+        years = facets.years
         if years:
             for box in (self.year_min, self.year_max):
                 box.setToolTip(f"The library's articles span {years[0]}–{years[1]}")
@@ -121,5 +125,5 @@ class FiltersWidget(QFrame):
     def min_score(self) -> float | None:
         return self.threshold.value() / 100 or None
 
-    def sort_order(self) -> str:
-        return self.sort.currentData()
+    def sort_order(self) -> SortOrder:
+        return SortOrder(self.sort.currentData())

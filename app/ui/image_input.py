@@ -18,7 +18,8 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QUrl
 from PySide6.QtGui import QImage
 
 from app.controller import QueryImage
-from engine.errors import UserInputError
+from engine.errors import ImageDecodeError, UserInputError
+from engine.imaging import image_from_bytes, is_dicom_file
 
 logger = logging.getLogger(__name__)
 
@@ -27,22 +28,13 @@ MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 15
 
 
-def is_dicom(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            header = f.read(132)
-    except OSError:
-        return False
-    return len(header) == 132 and header[128:132] == b"DICM"
-
-
 def query_image_from_file(path: Path) -> QueryImage:
     path = Path(path)
     if path.is_dir():
         raise UserInputError(f"“{path.name}” is a folder, not an image. To search its images, use “Add folder…”.")
     if not path.is_file():
         raise UserInputError(f"“{path.name}” is not a file that can be opened.")
-    if is_dicom(path):
+    if is_dicom_file(path):
         return QueryImage(label=path.name, path=path)
     try:
         with Image.open(path) as image:
@@ -107,9 +99,9 @@ def download_query_image(url: str) -> QueryImage:
         raise UserInputError(f"Could not download the dropped image ({error}).") from error
     if len(data) > MAX_DOWNLOAD_BYTES:
         raise UserInputError("The dropped image is larger than 50 MB.")
+    name = QUrl(url).fileName() or url
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            pil = image.convert("RGB")
-    except (UnidentifiedImageError, OSError) as error:
-        raise UserInputError("The dropped link does not point to an image.") from error
-    return QueryImage(label=QUrl(url).fileName() or url, image=pil)
+        pil = image_from_bytes(data, name)  # the engine's decoding: DICOM, 16-bit, size limits
+    except ImageDecodeError as error:
+        raise UserInputError(f"The dropped link does not point to an image this program reads ({error}).") from error
+    return QueryImage(label=name, image=pil)

@@ -1,6 +1,7 @@
 """The main window: search bar on top, library + filters on the left, results grid, detail pane on the right.
 
-It only wires widgets to the AppController; everything slow happens in the controller's workers.
+It only wires widgets to the AppController; everything slow happens in the controller's workers. The window
+owns its settings, its actions and its pages; other code talks to it through its public methods and signals.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import html
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -29,7 +30,6 @@ from PySide6.QtWidgets import (
 
 from app.controller import QueryImage, SearchState
 from app.settings import AppSettings, save_settings
-from app.ui import actions as window_actions
 from app.ui.app_controller import AppController
 from app.ui.detail_pane import DetailPaneWidget
 from app.ui.filters_panel import FiltersWidget
@@ -41,6 +41,7 @@ from app.ui.results_model import RESULT_ROLE, ResultsListModel, display_label
 from app.ui.results_view import ResultsGridView
 from app.ui.search_bar import SearchBarWidget
 from app.ui.thumbnails import ThumbnailCache
+from app.ui.window_actions import WindowActions, needs_reopen
 
 logger = logging.getLogger(__name__)
 
@@ -49,19 +50,43 @@ PAGE_EMPTY, PAGE_MESSAGE, PAGE_RESULTS = range(3)
 
 
 class MainWindow(ImageDropMixin, QMainWindow):
-    def __init__(self, controller: AppController | None = None, parent: QWidget | None = None):
+    demo_requested = Signal()  # "Try the demo library" was clicked (gui_main builds the demo)
+
+    def __init__(
+        self,
+        controller: AppController | None = None,
+        *,
+        settings: AppSettings | None = None,
+        demo_available: bool = False,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.setWindowTitle(PRODUCT_NAME)
         self.setObjectName("mainWindow")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
         self.controller = controller or AppController(parent=self)
+        self.settings = settings or AppSettings()
         self.library_info = None
         self.last_page = None
-        self.on_demo_requested = None  # set by gui_main when a demo library can be built
-        self.settings = AppSettings()
+        self._demo_available = demo_available
         self._download_dialog: ModelDownloadDialog | None = None
+        self._closing = False
+        self.actions = WindowActions(self)
 
+        self._build_actions()
+        self._build_search_bar()
+        self._build_results()
+        self._build_pages()
+        self._build_layout()
+        self._build_toolbar()
+        self._build_status_bar()
+        self.actions.install_shortcuts()
+        self._connect()
+        self.show_library_state()
+
+    # ---------------------------------------------------------------------------------------- builders
+    def _build_actions(self) -> None:
         self.add_folder_action = QAction("Add folder…", self, toolTip="Index every image in a folder (and below)")
         self.import_pmc_action = QAction(
             "Import PMC articles…", self, toolTip="Index figures of PMC article packages (.tar.gz) or .nxml files"
@@ -72,10 +97,12 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.settings_action = QAction("Settings…", self)
         self.about_action = QAction("About", self, toolTip="Version, commit, and where files and logs are kept")
 
+    def _build_search_bar(self) -> None:
         self.search_bar = SearchBarWidget()
         self.search_field = self.search_bar.field
         self.search_field.installEventFilter(self)
 
+    def _build_results(self) -> None:
         self.thumbnails = ThumbnailCache(parent=self)
         self.results_model = ResultsListModel(self.thumbnails, self)
         self.grid = ResultsGridView()
@@ -83,6 +110,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.grid.open_requested.connect(self.open_detail)
         self.grid.selectionModel().currentChanged.connect(self._on_current_changed)
 
+    def _build_pages(self) -> None:
         self.empty_state = QLabel(
             f"<h1>{PRODUCT_NAME}</h1>"
             "<p>Find figures from PubMed Central articles and your own image folders by describing them "
@@ -95,20 +123,38 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.empty_state.setMaximumWidth(680)
         self.demo_button = QPushButton("Try the demo library")
         self.demo_button.setObjectName("demoButton")
-        self.demo_button.clicked.connect(lambda: self.on_demo_requested and self.on_demo_requested())
+        self.demo_button.clicked.connect(self.demo_requested)
         self.demo_button.hide()
-        empty_page = self._empty_page()
-
         self.message = QLabel()
         self.message.setObjectName("pageMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.pages = QStackedWidget()
-        self.pages.addWidget(empty_page)
+        self.pages.addWidget(self._empty_page())
         self.pages.addWidget(self.message)
         self.pages.addWidget(self.grid)
         self.notice = NoticeBanner()
 
+    def _empty_page(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        # Centred by stretches, not an alignment flag: with a flag the layout ignores the wrapped text's height.
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.empty_state, 100)
+        row.addStretch(1)
+        layout.addLayout(row)
+        for action in (self.add_folder_action, self.import_pmc_action):
+            button = QPushButton(action.text())
+            button.setObjectName("emptyStateButton")
+            button.clicked.connect(action.trigger)
+            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+        return page
+
+    def _build_layout(self) -> None:
         center = QWidget()
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
@@ -134,6 +180,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.detail.setMinimumWidth(340)
         self.setCentralWidget(self.splitter)
 
+    def _build_toolbar(self) -> None:
         toolbar = QToolBar("Search", self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
@@ -146,6 +193,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         toolbar.addAction(self.about_action)
         self.addToolBar(toolbar)
 
+    def _build_status_bar(self) -> None:
         self.device_label = QLabel("Device: not loaded")
         self.device_label.setObjectName("deviceLabel")
         self.library_label = QLabel("No library open")
@@ -153,29 +201,6 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.statusBar().addPermanentWidget(self.library_label)  # permanent: messages never cover it
         self.statusBar().addPermanentWidget(self.device_label)
         self.statusBar().showMessage("Ready")
-
-        window_actions.install_shortcuts(self)
-        self._connect()
-        self._show_library_state()
-
-    def _empty_page(self) -> QWidget:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.addStretch(1)
-        # Centred by stretches, not an alignment flag: with a flag the layout ignores the wrapped text's height.
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.empty_state, 100)
-        row.addStretch(1)
-        layout.addLayout(row)
-        for action in (self.add_folder_action, self.import_pmc_action):
-            button = QPushButton(action.text())
-            button.setObjectName("emptyStateButton")
-            button.clicked.connect(action.trigger)
-            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addStretch(2)
-        return page
 
     # ---------------------------------------------------------------------------------------- wiring
     def _connect(self) -> None:
@@ -185,35 +210,58 @@ class MainWindow(ImageDropMixin, QMainWindow):
         c.library_opening.connect(self._on_library_opening)
         c.library_opened.connect(self._on_library_opened)
         c.library_failed.connect(self._close_download_dialog)
-        c.library_failed.connect(self._show_library_state)
+        c.library_failed.connect(self.show_library_state)
         c.library_closed.connect(self._on_library_closed)
         c.results_ready.connect(self._on_results)
         c.searching_changed.connect(self._on_searching)
         c.collections_changed.connect(self._on_collections)
         c.facets_changed.connect(self.filters.set_facets)
-        c.error.connect(lambda text: self.notice.show_message(html.escape(text), "error"))
-        c.library_locked.connect(self._on_library_locked)
+        c.error.connect(self.show_error)
+        c.library_locked.connect(self.actions.offer_read_only)
         c.model_offline.connect(self._on_model_offline)
         c.model_progress.connect(self._on_model_progress)
-        c.ingest_running_changed.connect(self.library_panel.indexing.set_running)
-        c.ingest_source_started.connect(self.library_panel.indexing.start_source)
-        c.ingest_progress.connect(self.library_panel.indexing.show_progress)
-        c.ingest_finished.connect(self.library_panel.indexing.show_report)
-        c.ingest_paused_changed.connect(self.library_panel.indexing.set_paused)
-        self.library_panel.indexing.pause_toggled.connect(
-            lambda paused: c.pause_ingest() if paused else c.resume_ingest()
-        )
-        self.library_panel.indexing.cancel_requested.connect(c.cancel_ingest)
-        self.library_panel.remove_requested.connect(self._remove_collection)
+        self._connect_indexing()
         self.add_folder_action.triggered.connect(self._add_folder)
         self.import_pmc_action.triggered.connect(self._import_pmc_files)
         self.import_pmc_folder_action.triggered.connect(self._import_pmc_folder)
-        self.settings_action.triggered.connect(lambda: window_actions.open_settings(self))
+        self.settings_action.triggered.connect(self.actions.open_settings)
         self.about_action.triggered.connect(self.show_about)
         self.detail.find_similar_requested.connect(self.find_similar)
-        self.detail.copy_image_requested.connect(lambda r: window_actions.copy_figure(self, r))
-        self.detail.export_requested.connect(lambda r, kind: window_actions.export_citation(self, r, kind))
+        self.detail.copy_image_requested.connect(self.actions.copy_figure)
+        self.detail.export_requested.connect(self.actions.export_citation)
         self.detail.close_requested.connect(self.detail.hide)
+
+    def _connect_indexing(self) -> None:
+        c, indexing = self.controller, self.library_panel.indexing
+        c.ingest_running_changed.connect(indexing.set_running)
+        c.ingest_source_started.connect(indexing.start_source)
+        c.ingest_progress.connect(indexing.show_progress)
+        c.ingest_finished.connect(indexing.show_report)
+        c.ingest_paused_changed.connect(indexing.set_paused)
+        indexing.pause_toggled.connect(lambda paused: c.pause_ingest() if paused else c.resume_ingest())
+        indexing.cancel_requested.connect(c.cancel_ingest)
+        self.library_panel.remove_requested.connect(self._remove_collection)
+
+    # ---------------------------------------------------------------------------------------- messages
+    def show_error(self, text: str) -> None:
+        """The one place errors are shown: plain text (escaped here), in the banner above the results."""
+        self.notice.show_message(html.escape(text), "error")
+
+    def show_info(self, text: str) -> None:
+        self.notice.show_message(html.escape(text), "info")
+
+    # ---------------------------------------------------------------------------------------- settings
+    def apply_settings(self, new: AppSettings) -> None:
+        """Adopt and remember new settings; reopen the library when the change concerns it."""
+        old, self.settings = self.settings, new
+        save_settings(new)
+        if needs_reopen(old, new) and (self.controller.library is not None or new.library_dir != old.library_dir):
+            self.open_library(new.library_dir)
+
+    def open_library(self, path: Path, *, read_only: bool = False) -> None:
+        """Open `path` with the current settings' model, device and offline mode."""
+        s = self.settings
+        self.controller.open_library(path, s.model_spec, device=s.device, offline=s.offline, read_only=read_only)
 
     def show_about(self) -> None:
         from app.ui.about_dialog import AboutDialog
@@ -231,14 +279,22 @@ class MainWindow(ImageDropMixin, QMainWindow):
         )
         self.controller.set_state(state)
         if state.is_empty:
-            self._show_library_state()
+            self.show_library_state()
 
     def set_query_image(self, image: QueryImage) -> None:
         self.notice.hide()
         self.search_bar.set_image(image)
 
     def find_similar(self, result) -> None:
-        self.set_query_image(QueryImage(label=f"Similar to {display_label(result)}", path=Path(result.image_path)))
+        """Figures like this one, from its stored vector (nothing is re-encoded)."""
+        self.set_query_image(
+            QueryImage(label=f"Similar to {display_label(result)}", path=Path(result.image_path),
+                       figure_id=result.figure_id)
+        )
+
+    def focus_search(self) -> None:
+        self.search_field.setFocus()
+        self.search_field.selectAll()
 
     def clear_query(self) -> None:
         self.search_bar.clear()
@@ -251,7 +307,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
     def _on_results(self, request_id: int, page) -> None:
         if page is None:
             self.results_model.set_results([])
-            self._show_library_state()
+            self.show_library_state()
             return
         self.results_model.set_results(page.results)
         n = len(page.results)
@@ -271,10 +327,11 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.last_page = page
         self.pages.setCurrentIndex(page)
 
-    def _show_library_state(self) -> None:
+    def show_library_state(self) -> None:
+        """The centre when no query is typed: empty-library help, or what the open library holds."""
         info = self.library_info
         if info is None or info.figures == 0:
-            self.demo_button.setVisible(self.on_demo_requested is not None and info is None)
+            self.demo_button.setVisible(self._demo_available and info is None)
             self._set_page(PAGE_EMPTY)
             return
         self.message.setText(
@@ -308,27 +365,23 @@ class MainWindow(ImageDropMixin, QMainWindow):
     # ---------------------------------------------------------------------------------------- library
     def _on_library_opened(self, info) -> None:
         self.library_info = info
-        library = self.controller.library
-        encoder = getattr(library, "encoder", None)
-        device = info.device or getattr(encoder, "device", None) or "?"
-        reason = info.device_reason or getattr(encoder, "device_reason", None) or ""
-        self.device_label.setText(f"Device: {device}" + (f" — {reason}" if reason else ""))
+        reason = info.device_reason or ""
+        self.device_label.setText(f"Device: {info.device or '?'}" + (f" — {reason}" if reason else ""))
         self.device_label.setToolTip(reason)
         self.statusBar().showMessage(f"Library {info.path} · model {info.model_id}", 10_000)
         self.library_panel.summary.setText(f"{info.figures:,} figures · {info.path}")
         self.library_label.setText(f"Library: {info.path}")
-        read_only = " (read-only)" if getattr(library, "read_only", False) else ""
+        read_only = " (read-only)" if info.read_only else ""
         self.setWindowTitle(f"{PRODUCT_NAME} — {Path(info.path).name}{read_only}")
         self._close_download_dialog()
-        if not getattr(library, "read_only", False) and str(info.path) != str(self.settings.library_dir):
+        if not info.read_only and str(info.path) != str(self.settings.library_dir):
             self.settings = self.settings.with_changes(library_path=str(info.path))
             save_settings(self.settings)  # the last library opens again next time
-        writable = not getattr(library, "read_only", False)
         for action in (self.add_folder_action, self.import_pmc_action, self.import_pmc_folder_action):
-            action.setEnabled(writable)
-        self.library_panel.remove_button.setVisible(writable)
+            action.setEnabled(not info.read_only)
+        self.library_panel.remove_button.setVisible(not info.read_only)
         if self.search_bar.image is None and not self.search_bar.text:
-            self._show_library_state()
+            self.show_library_state()
 
     def _on_library_opening(self, path: str) -> None:
         self.statusBar().showMessage(f"Opening library {path} …")
@@ -343,7 +396,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.library_label.setText("No library open")
         self.setWindowTitle(PRODUCT_NAME)
         self.results_model.set_results([])
-        self._show_library_state()
+        self.show_library_state()
 
     def _on_collections(self, collections) -> None:
         self.library_panel.set_collections(collections)
@@ -352,7 +405,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
             figures = sum(c.figures for c in collections)
             self.library_info = dataclasses.replace(self.library_info, figures=figures, collections=tuple(collections))
             if self.search_bar.image is None and not self.search_bar.text.strip():
-                self._show_library_state()
+                self.show_library_state()
 
     def _add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder of figures")
@@ -372,17 +425,27 @@ class MainWindow(ImageDropMixin, QMainWindow):
             self.add_sources([Path(folder)], "auto")
 
     def add_sources(self, sources: list[Path], kind: str) -> None:
-        if self.controller.library is None:
-            window_actions.create_library_then(self, lambda: self.controller.add_sources(sources, kind))
+        """Index `sources`; with no library open yet, the settings' library is opened (or created) first."""
+        controller = self.controller
+        if controller.library is not None:
+            controller.add_sources(sources, kind)
             return
-        self.controller.add_sources(sources, kind)
+
+        def opened(_info):
+            disconnect()
+            controller.add_sources(sources, kind)
+
+        def disconnect():
+            controller.library_opened.disconnect(opened)
+            controller.library_failed.disconnect(disconnect)  # a failed open must not run this on a later one
+
+        controller.library_opened.connect(opened)
+        controller.library_failed.connect(disconnect)
+        self.open_library(self.settings.library_dir)
 
     def _remove_collection(self, collection_id: int) -> None:
-        if window_actions.confirm(self, "Remove this collection from the library? The files on disk stay."):
+        if self.actions.ask_yes_no("Remove this collection from the library? The files on disk stay."):
             self.controller.remove_collection(collection_id)
-
-    def _on_library_locked(self, path: str) -> None:
-        window_actions.offer_read_only(self, path)
 
     def _on_model_offline(self, message: str) -> None:
         self._close_download_dialog()
@@ -406,7 +469,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
                 self.clear_query()
                 return True
             if event.matches(QKeySequence.StandardKey.Copy) and not self.search_field.hasSelectedText():
-                window_actions.copy_figure(self, self.current_result())  # nothing to copy as text: the figure
+                self.actions.copy_figure(self.current_result())  # nothing to copy as text: the figure
                 return True
             if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) and self.results_model.rowCount():
                 self.grid.setFocus()  # arrows move from the field into the results
@@ -414,15 +477,23 @@ class MainWindow(ImageDropMixin, QMainWindow):
         return super().eventFilter(watched, event)
 
     # ---------------------------------------------------------------------------------------- lifetime
-    def closeEvent(self, event: QCloseEvent) -> None:
-        window_actions.remember_window(self)
-        self.shutdown()
-        super().closeEvent(event)
+    @property
+    def shut_down(self) -> bool:
+        """True once closing has finished: every job stopped and the library closed and saved."""
+        return self._closing and not self.controller.busy and self.controller.library is None
 
-    def shutdown(self) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closing:
+            super().closeEvent(event)
+            return
+        # Saving a big library's index takes seconds: hide now, finish in a worker, then really close.
+        self._closing = True
+        self.actions.remember_window()
         self.thumbnails.shutdown()
-        self.detail._images.shutdown()
-        self.controller.shutdown()
+        self.detail.shutdown()
+        event.ignore()
+        self.hide()
+        self.controller.shutdown(then=lambda: QTimer.singleShot(0, self.close))  # not inside this event
         app = QApplication.instance()
         if app is not None:
             app.processEvents()

@@ -27,29 +27,16 @@ LOCAL_FOLDER = "__local_dir__"
 
 
 def available_models() -> list[str]:
-    try:
-        from engine.models import list_models
-    except ImportError:
-        return ["pmc-clip"]
-    try:
-        names = list(list_models())
-    except Exception as error:  # the registry is optional for the dialog; fall back to the default model
-        logger.warning("cannot list models: %s", error)
-        return ["pmc-clip"]
-    return [getattr(n, "name", n) for n in names] or ["pmc-clip"]
+    from engine.models import list_models  # torch: already imported in the background by the time Settings opens
+
+    return list_models()
 
 
 def available_devices() -> list[tuple[str, str]]:
     """(device name, label) pairs after "auto"."""
-    try:
-        from engine.models.device import list_devices
-    except ImportError:
-        return [("cpu", "CPU")]
-    try:
-        return [(d.name, d.label or d.name) for d in list_devices()]
-    except Exception as error:
-        logger.warning("cannot list devices: %s", error)
-        return [("cpu", "CPU")]
+    from engine.models.device import list_devices
+
+    return [(d.name, d.label or d.name) for d in list_devices()]
 
 
 class SettingsDialog(QDialog):

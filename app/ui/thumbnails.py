@@ -20,6 +20,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from engine import paths
 from engine.fileio import atomic_write_bytes
+from engine.imaging import open_image
 
 logger = logging.getLogger(__name__)
 
@@ -28,16 +29,8 @@ ALL_POOLS: weakref.WeakSet[QThreadPool] = weakref.WeakSet()
 
 
 def open_any_image(path: Path) -> Image.Image:
-    """PIL for ordinary formats; the engine's reader (DICOM and friends) when it is available."""
-    try:
-        from engine.imaging import open_image
-    except ImportError:
-        open_image = None
-    if open_image is not None:
-        return open_image(path)
-    with Image.open(path) as image:
-        image.load()
-        return image.copy()
+    """Any figure as RGB, through the engine's decoding (DICOM windowing, 16-bit, EXIF rotation, size limits)."""
+    return open_image(path)
 
 
 def thumbnail_file(path: Path, size: int, cache_dir: Path) -> Path:

@@ -134,25 +134,8 @@ def _get_into(location, headers, partial: Path, expected_size, meter: _ProgressM
         request_headers["Range"] = f"bytes={offset}-"
     timeout = httpx2.Timeout(_READ_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S)
     with get_session().stream("GET", location, headers=request_headers, timeout=timeout) as response:
-        if response.status_code == 416:
-            raise _RestartFromZero()
-        if response.status_code >= 500 or response.status_code == 429:
-            raise _TransientServerError(f"{location} answered HTTP {response.status_code}")
-        if response.status_code >= 400:
-            response.read()
-            try:
-                hf_raise_for_status(response)
-            except HfHubHTTPError as e:
-                raise DownloadError(f"the server refused {location}: {e}") from e
-        mode = "ab"
-        if offset and response.status_code == 200:
-            logger.info("server ignored the Range request for %s; starting over", location)
-            mode = "wb"
-            meter.restart_from_zero()
-        elif offset and response.status_code == 206:
-            start = _content_range_start(response.headers.get("Content-Range"))
-            if start != offset:
-                raise DownloadError(f"asked {location} for bytes from {offset}, got a range from {start}")
+        _raise_for_status(response, location)
+        mode = _write_mode(response, location, offset, meter)
         with open(partial, mode) as out:
             # Chunks as they arrive (not re-buffered to a fixed size), so a dropped connection loses no bytes.
             for chunk in response.iter_bytes():
@@ -164,6 +147,32 @@ def _get_into(location, headers, partial: Path, expected_size, meter: _ProgressM
                         f"download of {partial.name[: -len('.part')]} cancelled at {meter.done} bytes; "
                         "it resumes from there next time"
                     )
+
+
+def _raise_for_status(response, location: str) -> None:
+    if response.status_code == 416:
+        raise _RestartFromZero()
+    if response.status_code >= 500 or response.status_code == 429:
+        raise _TransientServerError(f"{location} answered HTTP {response.status_code}")
+    if response.status_code >= 400:
+        response.read()
+        try:
+            hf_raise_for_status(response)
+        except HfHubHTTPError as e:
+            raise DownloadError(f"the server refused {location}: {e}") from e
+
+
+def _write_mode(response, location: str, offset: int, meter: _ProgressMeter) -> str:
+    """"ab" to append the ranged answer to what we have; "wb" when the server sent the whole file instead."""
+    if offset and response.status_code == 200:
+        logger.info("server ignored the Range request for %s; starting over", location)
+        meter.restart_from_zero()
+        return "wb"
+    if offset and response.status_code == 206:
+        start = _content_range_start(response.headers.get("Content-Range"))
+        if start != offset:
+            raise DownloadError(f"asked {location} for bytes from {offset}, got a range from {start}")
+    return "ab"
 
 
 def _verify(file: RemoteFile, url: str, partial: Path, expected_size: int | None, etag: str | None) -> str:

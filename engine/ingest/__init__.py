@@ -37,37 +37,47 @@ def detect_source_kind(path: str | Path) -> str:
     if not path.exists():
         raise UserInputError(f"{path} does not exist")
     if path.is_file():
-        name = path.name.lower()
-        if name.endswith(".jsonl"):
-            return "pmc-oa"
-        if is_package(path) or name.endswith(".nxml") or looks_like_article_xml(path):
-            return "pmc"
-        if name == ROCO_CAPTIONS:
-            return "roco"
-        if is_image_path(path):
-            return "folder"
-        raise UserInputError(
-            f"{path.name}: not a source this program reads (an image, a PMC .tar.gz/.nxml, a PMC-OA .jsonl)"
-        )
+        return _file_kind(path)
     if not path.is_dir():
         raise UserInputError(f"{path} is neither a file nor a folder")
     if roco_folders(path, max_depth=3):
         return "roco"
     if any(p.is_file() for p in path.glob("*.jsonl")):
         return "pmc-oa"
+    return "pmc" if _holds_articles(path) else "folder"
+
+
+def _file_kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".jsonl"):
+        return "pmc-oa"
+    if is_package(path) or name.endswith(".nxml") or looks_like_article_xml(path):
+        return "pmc"
+    if name == ROCO_CAPTIONS:
+        return "roco"
+    if is_image_path(path):
+        return "folder"
+    raise UserInputError(
+        f"{path.name}: not a source this program reads (an image, a PMC .tar.gz/.nxml, a PMC-OA .jsonl)"
+    )
+
+
+def _holds_articles(folder: Path) -> bool:
+    """Whether a PMC package or article XML is among the first _DETECT_BUDGET files of the folder tree."""
     seen = 0
-    for dirpath, dirnames, filenames in os.walk(path):
+    for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            seen += 1
             candidate = Path(dirpath) / name
-            if is_package(candidate) or name.lower().endswith(".nxml") or (
-                name.lower().endswith(".xml") and looks_like_article_xml(candidate)
+            lower = name.lower()
+            if is_package(candidate) or lower.endswith(".nxml") or (
+                lower.endswith(".xml") and looks_like_article_xml(candidate)
             ):
-                return "pmc"
+                return True
+            seen += 1
             if seen >= _DETECT_BUDGET:
-                return "folder"
-    return "folder"
+                return False
+    return False
 
 
 def iter_source(path: str | Path, kind: str, *, work_dir: Path) -> Iterator[FigureRecord | SourceProblem]:

@@ -45,10 +45,6 @@ def resolve_graphic(href: str, files: Mapping[str, Path]) -> Path | None:
     return None
 
 
-def article_key(meta: ArticleMeta, fallback: str) -> str:
-    return meta.pmcid or fallback
-
-
 def figure_records(
     meta: ArticleMeta,
     figures: list[JatsFigure],

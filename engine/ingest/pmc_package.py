@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -68,19 +67,6 @@ def iter_pmc(
             yield SourceProblem(str(path), "not a PMC package (.tar.gz) or article XML (.nxml/.xml)")
         return
     yield from _walk(path, Path(work_dir), limits, used_prefixes, set())
-
-
-def count_articles(path: Path) -> int:
-    """Packages plus article XMLs under `path`, by file name only (cheap)."""
-    path = Path(path)
-    if path.is_file():
-        return 1
-    total = 0
-    for _dir, dirnames, filenames in os.walk(path):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        total += sum(1 for n in filenames if n.lower().endswith(PACKAGE_SUFFIXES + (".nxml",))
-                     or re.match(r"^PMC\d+(\.\d+)?\.xml$", n, re.IGNORECASE))
-    return total
 
 
 def _walk(

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import delete, select, text
@@ -34,6 +34,28 @@ logger = logging.getLogger(__name__)
 _MAX_RECORDS_PER_COMMIT = 1000  # when almost everything is reused, still commit (and report) regularly
 
 
+class IndexWriter(Protocol):
+    """Where an ingest makes committed vectors searchable (the library's `LiveIndex`; tests use fakes)."""
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, ids: np.ndarray) -> None: ...
+
+
+class FigureClassifier(Protocol):
+    """Labels new figures from their vectors (`engine.modality.ModalityClassifier`)."""
+
+    def classify(self, vectors: np.ndarray) -> list[tuple[str | None, float | None]]: ...
+
+
+class SourceReader(Protocol):
+    """How an ingest reads a source (`engine.ingest` in the library; tests substitute their own)."""
+
+    def iter_source(self, path: Path, kind: str, *, work_dir: Path) -> Iterable[FigureRecord | SourceProblem]: ...
+
+    def estimate_count(self, path: Path, kind: str) -> int | None: ...
+
+
 @dataclass
 class IngestJob:
     """Everything one ingest run needs; the Library builds it."""
@@ -45,13 +67,22 @@ class IngestJob:
     kind: str
     work_dir: Path
     dim: int
-    classify: Callable[[np.ndarray], list[tuple[str, float]]] | None
-    on_vectors: Callable[[np.ndarray, np.ndarray], None]  # (figure ids, vectors) now searchable
-    on_removed: Callable[[np.ndarray], None]  # figure ids no longer searchable
+    index: IndexWriter
+    classifier: FigureClassifier | None
     commit_lock: Any  # serialises catalog writes with other writers of this library
-    iter_source: Callable[..., Iterable[FigureRecord | SourceProblem]]
-    estimate_count: Callable[[Path, str], int | None]
+    reader: SourceReader
     open_image: Callable[[Path], Any]
+
+
+@dataclass
+class BatchResult:
+    """What one committed batch changed: figures whose vector is new to them, rows replaced, counts."""
+
+    changed_ids: list[int] = field(default_factory=list)
+    changed_shas: list[str] = field(default_factory=list)
+    replaced_ids: list[int] = field(default_factory=list)
+    added: int = 0
+    reused: int = 0
 
 
 @dataclass
@@ -138,11 +169,11 @@ def run_ingest(
         collection.scan_mark += 1
         mark = collection.scan_mark
         session.execute(delete(IngestProblem).where(IngestProblem.collection_id == job.collection_id))
-    total = job.estimate_count(job.source, job.kind)
+    total = job.reader.estimate_count(job.source, job.kind)
     yield IngestProgress("scanning", 0, total, message=f"scanning {job.source}")
 
     source_failed: list[bool] = []
-    records = _guarded(job.iter_source(job.source, job.kind, work_dir=job.work_dir), source_failed)
+    records = _guarded(job.reader.iter_source(job.source, job.kind, work_dir=job.work_dir), source_failed)
     rate = _Rate()
     batch: list[_Examined] = []
     pending_problems: list[SourceProblem] = []
@@ -245,6 +276,18 @@ def _encode(job: IngestJob, items: list[_Examined], problems: list[SourceProblem
     return out
 
 
+def _classify(job: IngestJob, fresh: dict[str, np.ndarray]) -> dict[str, tuple[str | None, float | None]]:
+    if not fresh or job.classifier is None:
+        return {}
+    shas = list(fresh)
+    try:
+        labels = job.classifier.classify(np.stack([fresh[s] for s in shas]))
+    except Exception:  # a modality label is a nicety: never lose a batch over it
+        logger.warning("modality classification failed", exc_info=True)
+        return {}
+    return dict(zip(shas, labels, strict=True))
+
+
 def _commit_batch(
     job: IngestJob,
     batch: list[_Examined],
@@ -255,36 +298,18 @@ def _commit_batch(
 ) -> list[SourceProblem]:
     new_problems = list(problems)
     fresh = _encode(job, batch, new_problems)
-    modality: dict[str, tuple[str, float]] = {}
-    if fresh and job.classify is not None:
-        shas = list(fresh)
-        modality = dict(zip(shas, job.classify(np.stack([fresh[s] for s in shas])), strict=True))
-    changed: list[Figure] = []
-    changed_shas: list[str] = []
-    counted_new: set[str] = set()
-    replaced: list[int] = []
+    modality = _classify(job, fresh)
     # The index is updated under the same lock as the commit, so a save from another thread never stamps a
     # generation whose vectors are not in the index yet.
     with job.commit_lock:
-        _write_batch(
-            job,
-            batch,
-            fresh,
-            modality,
-            new_problems,
-            mark,
-            tally,
-            article_cache,
-            changed,
-            changed_shas,
-            counted_new,
-            replaced,
-        )
-        if replaced:
-            job.on_removed(np.asarray(replaced, dtype=np.int64))
-        if changed:
-            ids = np.asarray([f.id for f in changed], dtype=np.int64)
-            job.on_vectors(ids, _vectors_for(job, changed_shas, fresh))
+        result = _write_batch(job, batch, fresh, modality, new_problems, mark, article_cache)
+        if result.replaced_ids:
+            job.index.remove(np.asarray(result.replaced_ids, dtype=np.int64))
+        if result.changed_ids:
+            ids = np.asarray(result.changed_ids, dtype=np.int64)
+            job.index.add(ids, _vectors_for(job, result.changed_shas, fresh))
+    tally.added += result.added
+    tally.reused += result.reused
     tally.failed += len(new_problems)
     tally.done += len(batch) + len(problems)
     tally.problems.extend(new_problems)
@@ -295,17 +320,14 @@ def _write_batch(
     job: IngestJob,
     batch: list[_Examined],
     fresh: dict[str, np.ndarray],
-    modality: dict[str, tuple[str, float]],
+    modality: dict[str, tuple[str | None, float | None]],
     new_problems: list[SourceProblem],
     mark: int,
-    tally: _Tally,
     article_cache: dict,
-    changed: list[Figure],
-    changed_shas: list[str],
-    counted_new: set[str],
-    replaced: list[int],
-) -> None:
+) -> BatchResult:
     """One transaction: new vectors, every figure of the batch, the batch's problems."""
+    result = BatchResult()
+    counted_new: set[str] = set()
     with job.sessions.begin() as session:
         stored = set(session.scalars(select(Vector.content_sha256).where(Vector.content_sha256.in_(list(fresh)))))
         session.add_all(
@@ -315,6 +337,7 @@ def _write_batch(
         )
         session.flush()
         writer = FigureWriter(session, job.collection_id, [item.record.key for item in batch])
+        changed: list[Figure] = []
         for item in batch:
             if item.pixels is not None and item.sha256 not in fresh:
                 continue  # the model failed on it: already reported
@@ -334,14 +357,14 @@ def _write_batch(
             )
             if item.sha256 in fresh and item.sha256 not in counted_new:
                 counted_new.add(item.sha256)  # a duplicate later in the same batch counts as reused
-                tally.added += 1
+                result.added += 1
             else:
-                tally.reused += 1
+                result.reused += 1
             if vector_changed:
                 changed.append(figure)
-                changed_shas.append(item.sha256)
+                result.changed_shas.append(item.sha256)
             if replaced_id is not None:
-                replaced.append(replaced_id)
+                result.replaced_ids.append(replaced_id)
         writer.finish()
         for problem in new_problems:
             session.add(IngestProblem(collection_id=job.collection_id, path=problem.path, message=problem.message))
@@ -351,6 +374,8 @@ def _write_batch(
             generation = bump_generation(session)
             for figure in changed:
                 figure.vector_generation = generation
+    result.changed_ids = [figure.id for figure in changed]
+    return result
 
 
 def _known_modality(session: Session, sha: str) -> tuple[str, float] | None:
@@ -379,7 +404,7 @@ def _sweep(job: IngestJob, mark: int) -> int:
     with job.commit_lock:
         gone = _delete_unseen(job, mark)
         if gone:
-            job.on_removed(np.asarray(gone, dtype=np.int64))
+            job.index.remove(np.asarray(gone, dtype=np.int64))
     return len(gone)
 
 

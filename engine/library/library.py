@@ -7,8 +7,6 @@ leave this class are the immutable dataclasses of `engine.types`, never ORM obje
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import shutil
 import threading
@@ -34,16 +32,18 @@ from engine.catalog import (
     set_meta,
 )
 from engine.errors import LibraryError, LibraryModelMismatchError, UserInputError
-from engine.index import VectorIndex
-from engine.library import index_cache, queries
+from engine.library import queries
 from engine.library.ingest import IngestJob, collect_garbage, run_ingest
+from engine.library.live_index import LiveIndex
 from engine.library.lock import LibraryLock
+from engine.prompt_vectors import CachedPromptEncoder
 from engine.search import Searcher, build_query_vector, keyword_text
 from engine.search.captions import captions_for_vector
 from engine.types import (
     CaptionMatch,
     CollectionInfo,
     Encoder,
+    Facets,
     IngestProgress,
     IngestReport,
     LibraryInfo,
@@ -61,15 +61,32 @@ logger = logging.getLogger(__name__)
 CATALOG_FILE = "catalog.sqlite"
 LOCK_FILE = "library.lock"
 MEDIA_DIR = "media"
-INDEX_SAVE_INTERVAL_S = 600.0
 
 
 def is_library(path: str | Path) -> bool:
     return (Path(path) / CATALOG_FILE).is_file()
 
 
+class _CatalogMeta:
+    """The catalog's key/value table as the small store `CachedPromptEncoder` keeps prompt vectors in."""
+
+    def __init__(self, library: Library):
+        self._library = library
+
+    def get(self, key: str) -> str | None:
+        with self._library._sessions() as session:
+            return get_meta(session, key)
+
+    def set(self, key: str, value: str) -> None:
+        with self._library._write_lock, self._library._sessions.begin() as session:
+            set_meta(session, key, value)
+
+
 class Library:
-    """Create with `Library.create`, open with `Library.open`; use as a context manager or call `close()`."""
+    """Create with `Library.create`, open with `Library.open`; use as a context manager or call `close()`.
+
+    Implements `engine.library.FigureLibrary`, the interface front ends program against.
+    """
 
     def __init__(self, path: Path, *, read_only: bool, lock: LibraryLock | None):
         self.path = Path(path)
@@ -91,13 +108,13 @@ class Library:
         self.encoder: Encoder | None = None
         self._classifier: Any = None
         self._write_lock = threading.RLock()
-        self._index_lock = threading.Lock()
-        self._index: VectorIndex | None = None
-        self._saved_generation: int | None = None
-        self._tuned_size = 0  # index size when ef was last tuned
         self._closed = False
-        self._searcher = Searcher(self._sessions, self._current_index, self.dim)
-        self._load_index()
+        self._index = LiveIndex(
+            self.path, self._sessions, model_id=self.model_id, dim=self.dim, write_lock=self._write_lock,
+            read_only=read_only,
+        )
+        self.index_origin = self._index.origin  # "loaded", "caught up" or "rebuilt": how the index was obtained
+        self._searcher = Searcher(self._sessions, self._index.current, self.dim)
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -149,8 +166,7 @@ class Library:
             return
         self._closed = True
         try:
-            if not self.read_only:
-                self._save_index()
+            self._index.save()
         finally:
             self._engine.dispose()
             if self._lock:
@@ -178,69 +194,16 @@ class Library:
             raise LibraryError("no model attached to this library (call attach_encoder first)")
         return self.encoder
 
-    def _classify(self, vectors: np.ndarray) -> list[tuple[str, float]]:
+    def modality_classifier(self):
+        """The zero-shot modality classifier of this library's model (prompt vectors cached in the catalog)."""
         if self._classifier is None:
             from engine.modality import ModalityClassifier
 
-            self._classifier = ModalityClassifier(self._encode_prompts)
-        return self._classifier.classify(vectors)
-
-    def _encode_prompts(self, texts: list[str]) -> np.ndarray:
-        """Prompt vectors, kept in the catalog: the model is fixed per library, so they are computed only once
-        (with BERT-base on a CPU, the ~50 modality prompts take seconds)."""
-        key = "prompt_vectors:" + hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:32]
-        with self._sessions() as session:
-            stored = get_meta(session, key)
-        if stored:
-            vectors = np.frombuffer(base64.b64decode(stored), dtype="<f4")
-            if vectors.size == len(texts) * self.dim:
-                return vectors.reshape(len(texts), self.dim).astype(np.float32)
-        vectors = np.asarray(self._require_encoder().encode_texts(texts), dtype=np.float32)
-        if not self.read_only:
-            with self._write_lock, self._sessions.begin() as session:
-                set_meta(session, key, base64.b64encode(vectors.astype("<f4").tobytes()).decode("ascii"))
-        return vectors
-
-    # ------------------------------------------------------------------ index cache
-    def _generation(self) -> int:
-        with self._sessions() as session:
-            return int(get_meta(session, "generation") or 0)
-
-    def _load_index(self) -> None:
-        generation = self._generation()
-        stamp = index_cache.stamp_for(self.model_id, self.dim, generation)
-        index, how = index_cache.load_or_rebuild(self.path, self._sessions, stamp, save=not self.read_only)
-        with self._index_lock:
-            self._index = index
-        self.index_origin = how  # "loaded", "caught up" or "rebuilt": how the index was obtained on open
-        self._tuned_size = len(index)  # a rebuilt index was tuned; a loaded one carries its tuned ef
-        if how == index_cache.LOADED or not self.read_only:
-            self._saved_generation = generation
-        self._last_save = time.monotonic()
-
-    def _current_index(self) -> VectorIndex:
-        with self._index_lock:
-            assert self._index is not None
-            return self._index
-
-    def _save_index(self) -> None:
-        with self._write_lock:
-            generation = self._generation()
-            if generation == self._saved_generation:
-                return
-            index = self._current_index()
-            index.save(self.path / index_cache.INDEX_FILE, index_cache.stamp_for(self.model_id, self.dim, generation))
-            self._saved_generation = generation
-            self._last_save = time.monotonic()
-
-    def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        self._current_index().add(ids, vectors)
-        if time.monotonic() - self._last_save > INDEX_SAVE_INTERVAL_S:
-            # A long ingest saves the index now and then, so a crash leaves little for the next open to catch up.
-            self._save_index()
-
-    def _index_remove(self, ids: np.ndarray) -> None:
-        self._current_index().delete(ids)
+            encode = CachedPromptEncoder(
+                self._require_encoder().encode_texts, _CatalogMeta(self), self.dim, writable=not self.read_only
+            )
+            self._classifier = ModalityClassifier(encode)
+        return self._classifier
 
     # ------------------------------------------------------------------ collections
     def _writable(self) -> None:
@@ -286,8 +249,8 @@ class Library:
                 collect_garbage(session)
                 bump_generation(session)
             if ids:
-                self._index_remove(np.asarray(ids, dtype=np.int64))
-            self._save_index()
+                self._index.remove(np.asarray(ids, dtype=np.int64))
+            self._index.save()
         shutil.rmtree(self.path / MEDIA_DIR / str(collection_id), ignore_errors=True)
 
     # ------------------------------------------------------------------ ingestion
@@ -302,8 +265,8 @@ class Library:
         """Yield progress while (re-)ingesting one collection incrementally; the generator returns the report."""
         self._writable()
         encoder = self._require_encoder()
+        from engine import ingest as readers
         from engine.imaging import open_image
-        from engine.ingest import estimate_count, iter_source
 
         with self._sessions() as session:
             collection = session.get(Collection, collection_id)
@@ -320,56 +283,29 @@ class Library:
             kind=kind,
             work_dir=self.path / MEDIA_DIR / str(collection_id),
             dim=self.dim,
-            classify=self._safe_classify,
-            on_vectors=self._index_add,
-            on_removed=self._index_remove,
+            index=self._index,
+            classifier=self.modality_classifier(),
             commit_lock=self._write_lock,
-            iter_source=iter_source,
-            estimate_count=estimate_count,
+            reader=readers,
             open_image=open_image,
         )
         try:
             report = yield from run_ingest(job, cancel=cancel, pause=pause, batch_size=batch_size)
-            self._retune_if_grown()
+            self._index.retune_if_grown()
         finally:
-            self._save_index()  # also after a cancel or an error: what was committed is searchable
+            self._index.save()  # also after a cancel or an error: what was committed is searchable
         return report
 
-    def _retune_if_grown(self) -> None:
-        """Re-pick ef for recall@10 >= 0.95 when the index has changed enough for the old choice to be stale.
-
-        Tuning runs exact search for a sample of queries, so it is repeated freely on small indexes and
-        only when the size has doubled on large ones.
-        """
-        index = self._current_index()
-        size = len(index)
-        small_and_changed = size <= 50_000 and size != self._tuned_size
-        if size > 1 and (small_and_changed or size >= 2 * self._tuned_size):
-            index.tune_ef(target_recall=0.95)
-            self._tuned_size = size
-
-    def refresh_all(
-        self, *, cancel: Callable[[], bool] | None = None, pause: Callable[[], bool] | None = None, batch_size: int = 32
-    ) -> Generator[IngestProgress, None, list[IngestReport]]:
-        reports = []
-        for collection in self.collections():
-            if cancel and cancel():
-                break
-            reports.append((yield from self.ingest(collection.id, cancel=cancel, pause=pause, batch_size=batch_size)))
-        return reports
-
-    def _safe_classify(self, vectors: np.ndarray) -> list[tuple[str, float]] | None:
-        try:
-            return self._classify(vectors)
-        except Exception:  # a modality label is a nicety: never lose a batch over it
-            logger.warning("modality classification failed", exc_info=True)
-            return [(None, None)] * len(vectors)
-
     # ------------------------------------------------------------------ search
-    def search(self, query: SearchQuery) -> SearchPage:
+    def _query_vector(self, terms: tuple[QueryTerm, ...]) -> np.ndarray:
+        """Encode text and image terms with the model; figure terms use their stored vectors (no re-encoding)."""
         from engine.imaging import open_image
 
-        vector = build_query_vector(self._require_encoder(), query.terms, open_image)
+        stored = {t.figure_id: self.stored_vector(t.figure_id) for t in terms if t.figure_id is not None}
+        return build_query_vector(self.encoder, terms, open_image, stored)
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        vector = self._query_vector(query.terms)
         return self._searcher.search(
             vector,
             keywords=keyword_text(query.terms),
@@ -379,6 +315,7 @@ class Library:
             offset=query.offset,
             limit=query.limit,
             hybrid=query.hybrid,
+            exclude=tuple(t.figure_id for t in query.terms if t.figure_id is not None and t.weight > 0),
         )
 
     def stored_vector(self, figure_id: int) -> np.ndarray:
@@ -393,17 +330,17 @@ class Library:
         return blob_to_vector(blob, self.dim)
 
     def similar_to(self, figure_id: int, *, limit: int = 50, filters: SearchFilters | None = None) -> SearchPage:
-        """Figures that look like a figure already in the library (itself left out)."""
-        return self._searcher.search(
-            self.stored_vector(figure_id), filters=filters, limit=limit, hybrid=False, exclude=(figure_id,)
+        """Figures that look like a figure already in the library (itself left out), from its stored vector."""
+        query = SearchQuery(
+            terms=(QueryTerm(figure_id=figure_id),), filters=filters or SearchFilters(), limit=limit, hybrid=False
         )
+        return self.search(query)
 
     def captions_for_image(self, image: Any, *, limit: int = 10) -> list[CaptionMatch]:
         """Captions in the library that describe something like the image (see engine.search.captions)."""
-        from engine.imaging import open_image
-
         encoder = self._require_encoder()
-        vector = build_query_vector(encoder, (QueryTerm(image=image),), open_image)
+        term = QueryTerm(figure_id=image) if isinstance(image, int) else QueryTerm(image=image)
+        vector = self._query_vector((term,))
         return captions_for_vector(self._sessions, self._searcher, encoder, vector, limit=limit)
 
     def figure(self, figure_id: int) -> SearchResult:
@@ -424,13 +361,14 @@ class Library:
             figures=figures,
             articles=articles,
             collections=tuple(self.collections()),
-            index_size=len(self._current_index()),
+            index_size=len(self._index),
             device=self.encoder.device if self.encoder else None,
             device_reason=self.encoder.device_reason if self.encoder else None,
+            read_only=self.read_only,
+            model_spec=self.model_spec,
         )
 
-    def facets(self) -> dict:
-        """{"journals": [...], "years": (min, max) | None, "modalities": [...], "collections": [...]}"""
+    def facets(self) -> Facets:
         with self._sessions() as session:
             return queries.facets(session)
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.catalog import Article, Collection, Figure, IngestProblem
-from engine.types import CollectionInfo, SourceProblem
+from engine.types import CollectionInfo, Facets, SourceProblem
 
 
 def collection_info(collection: Collection, figures: int) -> CollectionInfo:
@@ -24,7 +24,7 @@ def collections(session: Session) -> list[CollectionInfo]:
     ]
 
 
-def facets(session: Session) -> dict:
+def facets(session: Session) -> Facets:
     """What the filters can offer: only values some figure actually has."""
     with_figures = select(Article).join(Figure, Figure.article_id == Article.id)
     journals = list(
@@ -41,12 +41,12 @@ def facets(session: Session) -> dict:
             select(Figure.modality).where(Figure.modality.is_not(None)).distinct().order_by(Figure.modality)
         )
     )
-    return {
-        "journals": journals,
-        "years": (low, high) if low is not None else None,
-        "modalities": modalities,
-        "collections": collections(session),
-    }
+    return Facets(
+        journals=tuple(journals),
+        years=(low, high) if low is not None else None,
+        modalities=tuple(modalities),
+        collections=tuple(collections(session)),
+    )
 
 
 def problems(session: Session, collection_id: int | None = None) -> list[SourceProblem]:

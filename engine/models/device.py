@@ -3,13 +3,11 @@
 `choose_device("auto")` prefers the CUDA GPU with the most free memory that fits the model, then Apple MPS, then the
 CPU, and its `reason` says what it found on the way ("CUDA not available: this torch build has no CUDA", "GPU 0
 (NVIDIA H100) has 2.1 GB free, model needs 3.0 GB", …). An explicit device that does not exist is an error, not a
-quiet switch to the CPU. Autocast: bf16 where the GPU computes it natively (compute capability 8.0+), fp16 on older
-GPUs and on MPS, none on the CPU (fp32 there unless a caller proves a faster path keeps embeddings close).
+quiet switch to the CPU. Each choice carries its autocast dtype, by the rules of `engine.models.precision`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -18,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.errors import DeviceError
+from engine.models.precision import cuda_autocast_dtype, device_autocast_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +81,6 @@ def list_devices() -> list[DeviceInfo]:
     return devices
 
 
-def _cuda_autocast_dtype(index: int) -> str:
-    major, _minor = torch.cuda.get_device_capability(index)
-    return "bf16" if major >= 8 else "fp16"
-
-
 def _describe_gpu(info: DeviceInfo) -> str:
     return f"GPU {info.name.split(':')[1]} ({info.label})"
 
@@ -105,7 +99,7 @@ def choose_device(requested: str = "auto", model_bytes: int | None = None) -> De
     if requested == "mps":
         if not _mps_available():
             raise DeviceError("device 'mps' requested, but Apple MPS is not available on this machine")
-        return DeviceChoice("mps", "Apple MPS requested", "fp16")
+        return DeviceChoice("mps", "Apple MPS requested", device_autocast_dtype("mps"))
     match = re.fullmatch(r"cuda(?::(\d+))?", requested)
     if match is None:
         raise DeviceError(f"unknown device {requested!r}: use auto, cpu, cuda, cuda:N or mps")
@@ -125,7 +119,7 @@ def _explicit_cuda(index: int, model_bytes: int | None) -> DeviceChoice:
     if model_bytes is not None and info.free_bytes is not None and info.free_bytes < model_bytes:
         reason += f"; it has only {_gb(info.free_bytes)} free and the model needs {_gb(model_bytes)}"
         logger.warning("using %s as requested although it may run out of memory: %s", name, reason)
-    return DeviceChoice(name, reason, _cuda_autocast_dtype(index))
+    return DeviceChoice(name, reason, cuda_autocast_dtype(index))
 
 
 def _choose_automatically(model_bytes: int | None) -> DeviceChoice:
@@ -142,25 +136,14 @@ def _choose_automatically(model_bytes: int | None) -> DeviceChoice:
             reason = f"using {_describe_gpu(gpu)}{free}"
             if notes:
                 reason += f" ({'; '.join(notes)})"
-            choice = DeviceChoice(gpu.name, reason, _cuda_autocast_dtype(int(gpu.name.split(":")[1])))
+            choice = DeviceChoice(gpu.name, reason, device_autocast_dtype(gpu.name))
             logger.info("device: %s — %s", choice.device, choice.reason)
             return choice
     else:
         notes.append(_cuda_unavailable_reason())
     if _mps_available():
-        choice = DeviceChoice("mps", "; ".join([*notes, "using Apple MPS"]), "fp16")
+        choice = DeviceChoice("mps", "; ".join([*notes, "using Apple MPS"]), device_autocast_dtype("mps"))
     else:
         choice = DeviceChoice("cpu", "; ".join([*notes, "using the CPU"]), None)
     logger.info("device: %s — %s", choice.device, choice.reason)
     return choice
-
-
-AUTOCAST_TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def autocast_for(choice: DeviceChoice) -> contextlib.AbstractContextManager:
-    """`with autocast_for(choice): model(x)` runs in the choice's mixed precision; full precision when it has none."""
-    if choice.autocast_dtype is None:
-        return contextlib.nullcontext()
-    device_type = choice.device.split(":")[0]
-    return torch.autocast(device_type=device_type, dtype=AUTOCAST_TORCH_DTYPES[choice.autocast_dtype])

@@ -7,7 +7,6 @@ image files); `PMCClipEncoder` and `OpenClipEncoder` only say how one batch beco
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,12 +19,12 @@ from PIL import Image
 
 from engine.imaging import open_image
 from engine.models.inference import fold_image_tower_batchnorm_
+from engine.models.precision import AUTOCAST_DTYPES, autocast
 from engine.models.tokenizer import tokenize
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_IMAGE_BATCH = {"cpu": 16, "cuda": 64, "mps": 32}
-_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class BatchedEncoder:
@@ -52,9 +51,9 @@ class BatchedEncoder:
         self._torch_device = torch.device(device)
         # `autocast_dtype` covers both towers (GPUs); `image_autocast_dtype` only the image tower (CPUs whose
         # native bf16 speeds up convolutions but not BERT's matrix products).
-        self._text_autocast = _AUTOCAST_DTYPES.get(autocast_dtype) if autocast_dtype else None
+        self._text_autocast = autocast_dtype if autocast_dtype in AUTOCAST_DTYPES else None
         image_dtype = image_autocast_dtype or autocast_dtype
-        self._image_autocast = _AUTOCAST_DTYPES.get(image_dtype) if image_dtype else None
+        self._image_autocast = image_dtype if image_dtype in AUTOCAST_DTYPES else None
         self._channels_last = channels_last
         self.batch_size = batch_size or DEFAULT_IMAGE_BATCH.get(self._torch_device.type, 16)
         self._transform = transform
@@ -88,10 +87,6 @@ class BatchedEncoder:
         """PIL image -> [3, H, W]. Pure function of its input, so prefetch threads may call it concurrently."""
         return self._transform(image)
 
-    def _autocast(self, dtype: torch.dtype | None):
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self._torch_device.type, dtype=dtype)
 
     def _finish(self, features: torch.Tensor) -> np.ndarray:
         # Normalise in float32: under autocast the features may be bf16, whose norm is too coarse for cosine ranks.
@@ -104,7 +99,7 @@ class BatchedEncoder:
         if batch.shape[0] == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
-        with torch.inference_mode(), self._autocast(self._image_autocast):
+        with torch.inference_mode(), autocast(self.device, self._image_autocast):
             for start in range(0, batch.shape[0], self.batch_size):
                 pixels = batch[start : start + self.batch_size].to(self._torch_device, non_blocking=True)
                 if self._channels_last:
@@ -127,7 +122,7 @@ class BatchedEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
-        with torch.inference_mode(), self._autocast(self._text_autocast):
+        with torch.inference_mode(), autocast(self.device, self._text_autocast):
             for start in range(0, len(texts), self.batch_size):
                 out.append(self._finish(self._text_features(texts[start : start + self.batch_size])))
         return np.concatenate(out)

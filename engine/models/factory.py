@@ -20,6 +20,7 @@ from engine.models.device import choose_device
 from engine.models.encoder import BatchedEncoder, OpenClipEncoder, PMCClipEncoder
 from engine.models.model_dir import is_model_dir, load_model_dir
 from engine.models.pmc_clip import PMCClip
+from engine.models.precision import cpu_has_native_bf16
 from engine.models.registry import (
     DEFAULT_MODEL,
     KIND_LOCAL_DIR,
@@ -146,19 +147,6 @@ def create_model(
         # A model folder passed as --weights for a PMC-CLIP name: its own config wins (it knows its heads etc.).
         return _create_local_dir(resolve(f"{LOCAL_DIR_PREFIX}{weights}"), tokenizer)
     return _create_pmc_clip(entry, weights, tokenizer, offline, progress)
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 convolutions are then faster than fp32. Elsewhere bf16 is emulated and slower."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:  # not Linux: no cheap, reliable way to ask; fp32 is the safe default
-        pass
-    return False
 
 
 def _use_cpu_bf16(requested: bool | None) -> bool:

@@ -19,7 +19,7 @@ from engine.catalog.vectors import iter_figure_vectors
 from engine.index import VectorIndex
 from engine.search.hybrid import reciprocal_rank_fusion
 from engine.search.results import load_figures, to_result
-from engine.types import SearchFilters, SearchPage, SearchResult, WhyMatched
+from engine.types import SearchFilters, SearchPage, SearchResult, SortOrder, WhyMatched
 
 logger = logging.getLogger(__name__)
 
@@ -112,15 +112,14 @@ class Searcher:
         keywords: str = "",
         filters: SearchFilters | None = None,
         min_score: float | None = None,
-        sort: str = "relevance",
+        sort: SortOrder | str = SortOrder.RELEVANCE,
         offset: int = 0,
         limit: int = 50,
         hybrid: bool = True,
         exclude: tuple[int, ...] = (),
     ) -> SearchPage:
         started = time.perf_counter()
-        if sort not in ("relevance", "year_desc", "year_asc"):
-            raise ValueError(f"unknown sort {sort!r}")
+        sort = SortOrder(sort)  # ValueError for an unknown one
         offset, limit = max(0, offset), max(0, limit)
         pool = max(MIN_POOL, 2 * (offset + limit))
         nearest = self.nearest(vector, pool, filters, exclude)
@@ -138,8 +137,8 @@ class Searcher:
             score = dict(similarity)
         candidates = [i for i in score if min_score is None or similarity.get(i, -1.0) >= min_score]
         candidates.sort(key=lambda i: (-score[i], -similarity.get(i, -1.0), i))
-        if sort != "relevance":
-            candidates = self._sort_by_year(candidates, newest_first=sort == "year_desc")
+        if sort is not SortOrder.RELEVANCE:
+            candidates = self._sort_by_year(candidates, newest_first=sort is SortOrder.NEWEST_FIRST)
         page_ids = candidates[offset : offset + limit]
         with self._sessions() as session:
             figures = load_figures(session, page_ids)

@@ -52,11 +52,16 @@ def no_thread_left_running():
 
 
 @pytest.fixture
-def restore_encoder_factory():
-    from app import library_session
+def fake_model_controller():
+    """An AppController whose libraries are real engine libraries with the FakeEncoder (tests/fakes) as model."""
+    from app.library_opener import library_opener
+    from app.ui.app_controller import AppController
+    from tests.fakes import FakeEncoder
 
-    yield library_session.set_encoder_factory
-    library_session.set_encoder_factory(None)
+    def build(delay: float = 0.0, dim: int = 32) -> AppController:
+        return AppController(library_opener(lambda spec, device, offline, progress: FakeEncoder(dim=dim, delay=delay)))
+
+    return build
 
 
 @pytest.fixture

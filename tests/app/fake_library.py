@@ -1,4 +1,4 @@
-"""An in-memory stand-in for engine.library.Library with the same method names, for fast GUI tests.
+"""An in-memory `engine.library.FigureLibrary` for fast GUI tests (a test checks it against the protocol).
 
 Figures are real PNG files (so thumbnails decode), captions are searched word by word, an image query scores by
 the image's mean colour, and ingestion yields progress per batch with an optional delay — enough to exercise
@@ -10,18 +10,21 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from PIL import Image
 
 from engine.errors import LibraryLockedError
 from engine.types import (
     ArticleMeta,
+    CaptionMatch,
     CollectionInfo,
+    Facets,
     IngestProgress,
     IngestReport,
     LibraryInfo,
     ModelSpec,
+    QueryTerm,
+    SearchFilters,
     SearchPage,
     SearchQuery,
     SearchResult,
@@ -58,7 +61,6 @@ class FakeLibrary:
         self.path = Path(path)
         self.model_spec = ModelSpec(name="fake")
         self.model_id, self.dim = "fake", 32
-        self.encoder = SimpleNamespace(device="cpu", device_reason="test: no GPU in this test", model_id="fake")
         self.read_only = read_only
         self.batch_delay, self.batches = batch_delay, batches
         self.queries: list[SearchQuery] = []
@@ -67,6 +69,7 @@ class FakeLibrary:
         self._collections: dict[int, CollectionInfo] = {}
         self._figures: list[tuple[int, SearchResult]] = []
         self.closed = False
+        self.close_delay = 0.0  # seconds close() takes (saving a big index)
         if figures_dir is not None:
             self._add_figures(self.add_collection(figures_dir, kind="folder").id, make_figures(figures_dir, count))
 
@@ -91,14 +94,15 @@ class FakeLibrary:
     def info(self) -> LibraryInfo:
         return LibraryInfo(path=self.path, model_id=self.model_id, dim=self.dim, figures=len(self._figures),
                            articles=len(self._figures), collections=tuple(self._collections.values()),
-                           index_size=len(self._figures), device="cpu", device_reason="test: no GPU in this test")
+                           index_size=len(self._figures), device="cpu", device_reason="test: no GPU in this test",
+                           read_only=self.read_only, model_spec=self.model_spec)
 
     def collections(self) -> list[CollectionInfo]:
         return list(self._collections.values())
 
-    def facets(self) -> dict:
-        return {"journals": sorted({r.article.journal for _, r in self._figures}), "years": (2010, 2019),
-                "modalities": [], "collections": self.collections()}
+    def facets(self) -> Facets:
+        return Facets(journals=tuple(sorted({r.article.journal for _, r in self._figures})), years=(2010, 2019),
+                      collections=tuple(self.collections()))
 
     def add_collection(self, source, *, kind: str = "auto", name: str | None = None) -> CollectionInfo:
         with self._lock:
@@ -142,9 +146,12 @@ class FakeLibrary:
     def search(self, query: SearchQuery) -> SearchPage:
         self.queries.append(query)
         words = [w.lower() for t in query.terms if t.text for w in t.text.split()]
-        image_term = next((t.image for t in query.terms if t.image is not None), None)
+        image_term = next((t.image or t.figure_id for t in query.terms if t.image is not None or t.figure_id), None)
+        exclude = {t.figure_id for t in query.terms if t.figure_id is not None}
         results = []
         for _, r in list(self._figures):
+            if r.figure_id in exclude:
+                continue
             score = sum(w in (r.caption or "").lower() for w in words) / max(len(words), 1) if words else 0.0
             if image_term is not None:
                 score += 0.5  # every figure "looks like" the query image a little
@@ -153,6 +160,12 @@ class FakeLibrary:
         results.sort(key=lambda r: -r.score)
         return SearchPage(tuple(results[: query.limit]), len(results), 0, 1.0)
 
+    def similar_to(self, figure_id: int, *, limit: int = 50, filters: SearchFilters | None = None) -> SearchPage:
+        return self.search(SearchQuery(terms=(QueryTerm(figure_id=figure_id),), limit=limit))
+
+    def captions_for_image(self, image, *, limit: int = 10) -> list[CaptionMatch]:
+        return [CaptionMatch(r.figure_id, r.caption, 0.5, r.article) for _, r in self._figures[:limit] if r.caption]
+
     def figure(self, figure_id: int) -> SearchResult:
         return next(r for _, r in self._figures if r.figure_id == figure_id)
 
@@ -160,6 +173,7 @@ class FakeLibrary:
         return []
 
     def close(self) -> None:
+        time.sleep(self.close_delay)
         self.closed = True
 
 

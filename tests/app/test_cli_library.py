@@ -7,7 +7,6 @@ import logging
 
 import pytest
 
-import app.commands.library as library_command
 from app.cli import main
 from tests.fakes import FakeEncoder, solid_image
 
@@ -28,16 +27,23 @@ def restore_logging():
     root.setLevel(level)
 
 
-@pytest.fixture
-def fake_model(monkeypatch):
-    made = []
+class FakeModelCli:
+    """`pmc-search ARGV` in-process with the fake model; `made` records each (spec, device) a model was built for."""
 
-    def factory(spec, device):
-        made.append((spec, device))
+    def __init__(self):
+        self.made: list = []
+
+    def factory(self, spec, device, offline, progress):
+        self.made.append((spec, device))
         return FakeEncoder()
 
-    monkeypatch.setattr(library_command, "ENCODER_FACTORY", factory)
-    return made
+    def __call__(self, argv: list[str]) -> int:
+        return main(argv, encoder_factory=self.factory)
+
+
+@pytest.fixture
+def fake_model():
+    return FakeModelCli()
 
 
 @pytest.fixture
@@ -53,13 +59,13 @@ def folder(tmp_path):
 
 def test_index_query_info_end_to_end(tmp_path, folder, fake_model, capsys):
     lib = str(tmp_path / "lib")
-    assert main(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
+    assert fake_model(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
     out = capsys.readouterr().out
     assert "4 added, 0 unchanged or reused, 0 removed, 1 failed" in out
     assert "problem:" in out and "broken.png" in out
-    assert fake_model[0][0].name == "fake"
+    assert fake_model.made[0][0].name == "fake"
 
-    assert main(["--library", lib, "query", "red", "-k", "2", "--json"]) == 0
+    assert fake_model(["--library", lib, "query", "red", "-k", "2", "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     results = [json.loads(line) for line in lines]
     assert len(results) == 2
@@ -71,44 +77,44 @@ def test_index_query_info_end_to_end(tmp_path, folder, fake_model, capsys):
 
     query_image = tmp_path / "q.png"
     solid_image("blue").save(query_image)
-    assert main(["--library", lib, "query", "--image", str(query_image), "-k", "1"]) == 0
+    assert fake_model(["--library", lib, "query", "--image", str(query_image), "-k", "1"]) == 0
     assert "blue3.png" in capsys.readouterr().out
 
-    assert main(["--library", lib, "info"]) == 0
+    assert fake_model(["--library", lib, "info"]) == 0
     out = capsys.readouterr().out
     assert "figures:     4 in 1 collection(s)" in out and "model:       fake" in out
-    assert main(["--library", lib, "info", "--json"]) == 0
+    assert fake_model(["--library", lib, "info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["figures"] == 4 and info["index_size"] == 4 and info["problems"] == 1 and info["model_id"] == "fake"
 
     # A second run reuses the recorded model and re-encodes nothing.
-    assert main(["--library", lib, "index", str(folder), "-q"]) == 0
+    assert fake_model(["--library", lib, "index", str(folder), "-q"]) == 0
     assert "0 added, 4 unchanged or reused" in capsys.readouterr().out
-    assert all(spec.name == "fake" for spec, _ in fake_model)
+    assert all(spec.name == "fake" for spec, _ in fake_model.made)
 
 
 def test_bad_input_exits_2(tmp_path, folder, fake_model, capsys):
     lib = str(tmp_path / "lib")
-    assert main(["--library", lib, "query", "red"]) == 2  # no library yet
+    assert fake_model(["--library", lib, "query", "red"]) == 2  # no library yet
     assert "no library" in capsys.readouterr().err
-    assert main(["--library", lib, "index", str(tmp_path / "missing"), "--model", "fake"]) == 2
-    assert main(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
-    assert main(["--library", lib, "index", str(folder), "--model", "pmc-clip"]) == 2  # model is fixed
-    assert main(["--library", lib, "query"]) == 2  # nothing to search for
-    assert main(["--library", lib, "query", "--image", str(tmp_path / "nope.png")]) == 2
-    assert main(["--library", lib, "query", "red", "--collection", "no-such"]) == 2
+    assert fake_model(["--library", lib, "index", str(tmp_path / "missing"), "--model", "fake"]) == 2
+    assert fake_model(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
+    assert fake_model(["--library", lib, "index", str(folder), "--model", "pmc-clip"]) == 2  # model is fixed
+    assert fake_model(["--library", lib, "query"]) == 2  # nothing to search for
+    assert fake_model(["--library", lib, "query", "--image", str(tmp_path / "nope.png")]) == 2
+    assert fake_model(["--library", lib, "query", "red", "--collection", "no-such"]) == 2
 
 
 def test_query_filters_and_paging(tmp_path, folder, fake_model, capsys):
     lib = str(tmp_path / "lib")
-    assert main(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
+    assert fake_model(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
     capsys.readouterr()
-    assert main(["--library", lib, "query", "red", "-k", "1", "--offset", "1", "--json", "--no-keywords"]) == 0
+    assert fake_model(["--library", lib, "query", "red", "-k", "1", "--offset", "1", "--json", "--no-keywords"]) == 0
     (second,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert second["rank"] == 2 and "red" in second["path"]
-    assert main(["--library", lib, "query", "red", "--json", "--min-score", "0.5"]) == 0
+    assert fake_model(["--library", lib, "query", "red", "--json", "--min-score", "0.5"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
-    assert main(["--library", lib, "query", "red", "--json", "--year-min", "2000"]) == 0
+    assert fake_model(["--library", lib, "query", "red", "--json", "--year-min", "2000"]) == 0
     assert capsys.readouterr().out.strip() == ""  # folder images have no year
 
 
@@ -135,11 +141,11 @@ def test_real_tiny_model_end_to_end(tmp_path, folder, capsys):
 
 def test_remove_takes_a_collection_out_of_results(tmp_path, folder, fake_model, capsys):
     lib = str(tmp_path / "lib")
-    assert main(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
+    assert fake_model(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
     capsys.readouterr()
-    assert main(["--library", lib, "remove", "no-such-collection"]) == 2
-    assert main(["--library", lib, "remove", folder.name]) == 0
+    assert fake_model(["--library", lib, "remove", "no-such-collection"]) == 2
+    assert fake_model(["--library", lib, "remove", folder.name]) == 0
     assert f"removed [1] {folder.name}" in capsys.readouterr().out
-    assert main(["--library", lib, "info", "--json"]) == 0
+    assert fake_model(["--library", lib, "info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["figures"] == 0 and info["collections"] == [] and info["index_size"] == 0

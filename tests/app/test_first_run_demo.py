@@ -41,11 +41,11 @@ def test_first_launch_builds_the_demo_library_and_a_text_query_finds_the_right_k
     top = [r.image_path.name for r in window.results_model.results()[:5]]
     # The demo model learned the synthetic figure kinds: the five best hits for this query are chest films.
     assert all(name.startswith("chest_radiograph") for name in top), top
-    window.controller.shutdown()
     window.close()
+    qtbot.waitUntil(lambda: window.shut_down, timeout=30_000)  # the library is saved and closed in a worker
 
     second = _launch(qtbot)  # the next launch reopens the same library, nothing rebuilt
     qtbot.waitUntil(lambda: second.library_info is not None, timeout=30_000)
     assert second.library_info.figures == 121
-    second.controller.shutdown()
     second.close()
+    qtbot.waitUntil(lambda: second.shut_down, timeout=30_000)

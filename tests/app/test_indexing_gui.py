@@ -92,11 +92,9 @@ def test_gui_thread_stays_responsive_and_search_works_while_indexing(make_window
 
 
 def test_removing_a_collection_asks_then_updates_the_panel(make_window, qtbot, monkeypatch):
-    from app.ui import actions
-
     window, opener = make_window()
     asked = []
-    monkeypatch.setattr(actions, "confirm", lambda w, q: asked.append(q) or True)
+    monkeypatch.setattr(window.actions, "ask_yes_no", lambda q: asked.append(q) or True)
     window.library_panel.collections.item(0).setSelected(True)
     window.library_panel.remove_button.click()
     qtbot.waitUntil(lambda: window.library_panel.collections.count() == 0, timeout=3000)

@@ -8,8 +8,6 @@ from tests.app.event_loop_probe import EventLoopProbe
 
 pytestmark = pytest.mark.gui
 
-pytest.importorskip("engine.library")
-
 
 @pytest.fixture
 def colour_folder(tmp_path):
@@ -24,13 +22,11 @@ def colour_folder(tmp_path):
 
 
 @pytest.fixture
-def real_window(qtbot, tmp_path, restore_encoder_factory):
+def real_window(qtbot, tmp_path, fake_model_controller):
     from app.ui.main_window import MainWindow
-    from tests.fakes import FakeEncoder
 
     def build(delay: float = 0.0):
-        restore_encoder_factory(lambda spec, device, offline, progress: FakeEncoder(dim=32, delay=delay))
-        window = MainWindow()
+        window = MainWindow(fake_model_controller(delay))
         qtbot.addWidget(window)
         window.resize(1280, 800)
         window.show()

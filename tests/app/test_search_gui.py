@@ -91,7 +91,11 @@ def test_find_similar_puts_the_figure_in_the_image_chip(make_window, qtbot):
     assert window.search_bar.chip.isVisible()
     assert "Similar to Figure" in window.search_bar.chip.text.text()
     query = opener.opened[0].queries[-1]
-    assert any(t.image == result.image_path for t in query.terms)
+    # The figure's stored vector is the query (no re-encoding of its file), and it is left out of its own results.
+    assert [t.figure_id for t in query.terms if t.figure_id is not None] == [result.figure_id]
+    assert not any(t.image is not None for t in query.terms)
+    shown = {window.results_model.result_at(r).figure_id for r in range(window.results_model.rowCount())}
+    assert result.figure_id not in shown
 
 
 def test_copy_figure_and_citation_to_clipboard(make_window, qtbot):

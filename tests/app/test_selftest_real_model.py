@@ -13,7 +13,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_selftest_subprocess_with_a_tiny_exported_model(tmp_path, isolated_home):
-    pytest.importorskip("engine.library")
     from app.demo import build_demo_library
     from engine.models import save_model_dir
     from engine.models.transforms import PreprocessConfig

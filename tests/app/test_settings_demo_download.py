@@ -50,12 +50,12 @@ def test_local_checkpoint_and_model_folder_choices_become_model_specs(qtbot, mon
 
 def test_changing_the_library_folder_reopens_it_and_is_remembered(make_window, qtbot, tmp_path):
     from app.settings import load_settings
-    from app.ui.actions import apply_settings
 
     window, opener = make_window()
     with qtbot.waitSignal(window.controller.library_opened, timeout=3000):
-        apply_settings(window, window.settings.with_changes(library_path=str(tmp_path / "other")))
-    assert opener.opened[0].closed and opener.opened[-1].path == tmp_path / "other"
+        window.apply_settings(window.settings.with_changes(library_path=str(tmp_path / "other")))
+    assert opener.opened[-1].path == tmp_path / "other"
+    qtbot.waitUntil(lambda: opener.opened[0].closed, timeout=3000)  # the old one closes after the new one opened
     assert load_settings().library_path == str(tmp_path / "other")
 
 

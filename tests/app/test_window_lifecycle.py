@@ -38,10 +38,10 @@ def test_a_library_held_by_another_instance_is_refused_then_opened_read_only(mak
     FakeLibrary.locked_paths.add(str(locked))
     try:
         window.controller.open_library(locked, window.settings.model_spec)
-        qtbot.waitUntil(lambda: getattr(window, "locked_box", None) is not None, timeout=3000)
+        qtbot.waitUntil(lambda: window.actions.locked_box is not None, timeout=3000)
         assert opener.opened == []  # refused: nothing was opened for writing
         assert "open in another" in window.notice.text
-        box = window.locked_box
+        box = window.actions.locked_box
         read_only = next(b for b in box.buttons() if b.text() == "Open read-only")
         with qtbot.waitSignal(window.controller.library_opened, timeout=3000):
             read_only.click()
@@ -50,8 +50,8 @@ def test_a_library_held_by_another_instance_is_refused_then_opened_read_only(mak
         assert "read-only" in window.notice.text
     finally:
         FakeLibrary.locked_paths.discard(str(locked))
-        if getattr(window, "locked_box", None) is not None:
-            window.locked_box.done(QMessageBox.StandardButton.Cancel)
+        if window.actions.locked_box is not None:
+            window.actions.locked_box.done(QMessageBox.StandardButton.Cancel)
 
 
 def test_offline_model_gives_a_clear_explanation(qtbot, tmp_path):
@@ -87,3 +87,45 @@ def test_status_bar_shows_the_device_and_its_reason(make_window):
     window, _ = make_window()
     assert window.device_label.text() == "Device: cpu — test: no GPU in this test"
     assert "library" in window.library_label.text().lower()
+
+
+def test_closing_waits_for_indexing_and_saving_in_a_worker_never_on_the_gui_thread(make_window, qtbot, tmp_path):
+    """Close mid-ingest with a library whose close (index save) takes 0.6 s: the event loop keeps running."""
+    from tests.app.event_loop_probe import EventLoopProbe
+    from tests.app.fake_library import make_figures
+
+    window, opener = make_window(batch_delay=0.2, batches=10)
+    library = opener.opened[0]
+    library.close_delay = 0.6
+    source = tmp_path / "more"
+    make_figures(source, 10)
+    window.add_sources([source], "folder")
+    qtbot.waitUntil(lambda: window.controller.ingest_running, timeout=3000)
+    with EventLoopProbe(interval_ms=20) as probe:
+        window.close()
+        qtbot.waitUntil(lambda: window.shut_down, timeout=10_000)
+    assert library.closed and not window.isVisible()
+    assert len(library.ingest_calls) == 1 and not window.controller.ingest_running  # stopped, not left running
+    assert max(probe.gaps) < 0.2, f"GUI thread blocked for {max(probe.gaps) * 1000:.0f} ms while closing"
+
+
+def test_a_failed_switch_to_another_library_leaves_the_open_one_in_use(make_window, qtbot, tmp_path):
+    from tests.app.fake_library import FakeLibrary
+
+    window, opener = make_window()
+    first = opener.opened[0]
+    other = tmp_path / "held-elsewhere"
+    FakeLibrary.locked_paths.add(str(other))
+    try:
+        with qtbot.waitSignal(window.controller.library_failed, timeout=3000):
+            window.open_library(other)
+        qtbot.waitUntil(lambda: window.library_info is not None and window.library_info.path == first.path)
+        assert window.controller.library is first and not first.closed
+        window.search_field.setText("histology")  # the old library still answers
+        with qtbot.waitSignal(window.controller.results_ready, timeout=3000):
+            window.search_bar.submit_now()
+        assert window.results_model.rowCount() > 0
+    finally:
+        FakeLibrary.locked_paths.discard(str(other))
+        if window.actions.locked_box is not None:
+            window.actions.locked_box.done(0)

@@ -6,6 +6,7 @@ from collections.abc import Generator
 from pathlib import Path
 
 from engine.library import Library
+from engine.progress import run_to_end
 from engine.types import IngestProgress, IngestReport, ModelSpec
 from tests.fakes import FakeEncoder, solid_image
 
@@ -20,12 +21,9 @@ def write_images(folder: Path, colours: dict[str, str], *, speckle_from: int = 0
 
 
 def drain(steps: Generator[IngestProgress, None, IngestReport]) -> tuple[list[IngestProgress], IngestReport]:
-    seen = []
-    while True:
-        try:
-            seen.append(next(steps))
-        except StopIteration as finished:
-            return seen, finished.value
+    seen: list[IngestProgress] = []
+    report = run_to_end(steps, seen.append)
+    return seen, report
 
 
 def new_library(path: Path, encoder: FakeEncoder | None = None) -> Library:
@@ -37,7 +35,7 @@ def new_library(path: Path, encoder: FakeEncoder | None = None) -> Library:
 
 def index_consistent_with_catalog(library: Library) -> bool:
     figure_ids = sorted(r.figure_id for r in _all_results(library))
-    return figure_ids == sorted(library._current_index().ids().tolist())
+    return figure_ids == sorted(library._index.current().ids().tolist())
 
 
 def _all_results(library: Library):

@@ -55,7 +55,7 @@ def test_kill_9_mid_ingest_then_reopen_and_resume(tmp_path):
             committed = session.scalar(select(func.count()).select_from(Figure))
             distinct_keys = session.scalar(select(func.count(func.distinct(Figure.key))))
         assert 40 <= committed < COUNT and distinct_keys == committed
-        index_ids = sorted(library._current_index().ids().tolist())
+        index_ids = sorted(library._index.current().ids().tolist())
         with library._sessions() as session:
             assert index_ids == sorted(session.scalars(select(Figure.id)))  # the index caught up to agree
         assert library.index_origin == "caught up"
@@ -79,7 +79,7 @@ def test_stale_index_catches_up_with_modified_added_and_removed_figures(tmp_path
     write_images(folder, {"d.png": "white"}, speckle_from=50)  # added
     library = Library.open(tmp_path / "lib")
     library.attach_encoder(FakeEncoder())
-    library._save_index = lambda: None  # dies before any save of the index: only the catalog has the changes
+    library._index.save = lambda: None  # dies before any save of the index: only the catalog has the changes
     drain(library.ingest(1))
     library._engine.dispose()
     library._lock.release()
@@ -87,7 +87,7 @@ def test_stale_index_catches_up_with_modified_added_and_removed_figures(tmp_path
     with Library.open(tmp_path / "lib") as reopened:
         reopened.attach_encoder(FakeEncoder())
         assert reopened.index_origin == "caught up"
-        index_ids = sorted(reopened._current_index().ids().tolist())
+        index_ids = sorted(reopened._index.current().ids().tolist())
         with reopened._sessions() as session:
             assert index_ids == sorted(session.scalars(select(Figure.id)))
         from engine.types import QueryTerm, SearchQuery

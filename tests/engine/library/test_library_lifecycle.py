@@ -140,13 +140,13 @@ def test_ef_is_tuned_after_ingest_and_restored_on_open(tmp_path):
     folder = tmp_path / "images"
     write_images(folder, {f"{n}.png": ("red", "green", "blue", "white")[n % 4] for n in range(40)})
     with new_library(tmp_path / "lib") as library:
-        index = library._current_index()
+        index = library._index.current()
         index.ef = 999  # anything the tuner would never choose
         drain(library.ingest(library.add_collection(folder).id))
         tuned = index.ef
         assert tuned != 999
     with Library.open(tmp_path / "lib", read_only=True) as library:
-        assert library._current_index().ef == tuned
+        assert library._index.current().ef == tuned
 
 
 def test_modality_prompts_are_encoded_once_per_library(tmp_path):

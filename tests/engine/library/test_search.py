@@ -173,9 +173,9 @@ def test_similar_captions_figure_and_facets(known_library):
     assert detail.article == RADIOLOGY_2010 and detail.caption.startswith("Axial CT") and detail.score == 0.0
 
     facets = library.facets()
-    assert facets["journals"] == ["Pathology", "Radiology"]
-    assert facets["years"] == (2010, 2020)
-    assert facets["modalities"] and facets["collections"][0].figures == 7
+    assert facets.journals == ("Pathology", "Radiology")
+    assert facets.years == (2010, 2020)
+    assert facets.modalities and facets.collections[0].figures == 7
     assert library.info().articles == 3
 
 

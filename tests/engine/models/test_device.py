@@ -7,7 +7,8 @@ import torch
 
 from engine.errors import DeviceError
 from engine.models import device as device_module
-from engine.models.device import DeviceChoice, autocast_for, choose_device, list_devices
+from engine.models.device import choose_device, list_devices
+from engine.models.precision import autocast
 
 GB = 10**9
 
@@ -156,15 +157,15 @@ def test_explicit_cpu_is_always_available():
     assert choose_device("CPU") == device_module.DeviceChoice("cpu", "CPU requested", None)
 
 
-def test_autocast_for_cpu_choice_is_full_precision():
+def test_the_cpu_choice_runs_in_full_precision():
     layer = torch.nn.Linear(4, 4)
-    with autocast_for(choose_device("cpu")):
+    with autocast("cpu", choose_device("cpu").autocast_dtype):
         assert layer(torch.randn(2, 4)).dtype == torch.float32
 
 
-def test_autocast_for_a_bf16_choice_runs_in_bf16():
+def test_a_bf16_autocast_runs_in_bf16_and_ends_with_its_block():
     layer = torch.nn.Linear(4, 4)
-    with autocast_for(DeviceChoice("cpu", "bf16 forced for this test", "bf16")):
+    with autocast("cpu", "bf16"):
         assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
     assert layer(torch.randn(2, 4)).dtype == torch.float32
 
@@ -179,6 +180,6 @@ def test_real_gpu_is_chosen_with_its_name_and_mixed_precision():
     major, _ = torch.cuda.get_device_capability(index)
     assert choice.autocast_dtype == ("bf16" if major >= 8 else "fp16")
     layer = torch.nn.Linear(8, 8).to(choice.device)
-    with autocast_for(choice):
+    with autocast(choice.device, choice.autocast_dtype):
         out = layer(torch.randn(2, 8, device=choice.device))
     assert out.dtype == (torch.bfloat16 if major >= 8 else torch.float16)

@@ -1,0 +1,54 @@
+"""The one home of mixed-precision rules: which dtype runs where, and the autocast context that applies it.
+
+- CUDA: bf16 where the GPU computes it natively (compute capability 8.0+), fp16 on older GPUs.
+- MPS: fp16.
+- CPU: fp32, except where the CPU has native bf16 instructions (AVX512-BF16 or AMX); there bf16 is faster for the
+  image tower's convolutions (measured in bench/encode_throughput.py), elsewhere it is emulated and slower.
+
+Names are the strings settings and configs use ("bf16", "fp16"; None = full fp32).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import torch
+
+AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: bf16 convolutions are then faster than fp32. Elsewhere bf16 is emulated and slower."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:  # not Linux: no cheap, reliable way to ask; fp32 is the safe default
+        pass
+    return False
+
+
+def cuda_autocast_dtype(index: int) -> str:
+    major, _minor = torch.cuda.get_device_capability(index)
+    return "bf16" if major >= 8 else "fp16"
+
+
+def device_autocast_dtype(device: str) -> str | None:
+    """The mixed precision a device runs models in: see the module docstring (the CPU: None)."""
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        return cuda_autocast_dtype(int(index or 0))
+    if kind == "mps":
+        return "fp16"
+    return None
+
+
+def autocast(device: str, dtype: str | None) -> contextlib.AbstractContextManager:
+    """`with autocast("cuda:0", "bf16"): model(x)`; a null context for dtype None (full fp32)."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.split(":")[0], dtype=AUTOCAST_DTYPES[dtype])
