@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -174,8 +175,12 @@ def _dialog_commands(title: str, text: str) -> list[list[str]]:
     return [
         ["zenity", "--error", "--no-markup", f"--title={title}", f"--text={text}"],
         ["kdialog", "--title", title, "--error", text],
-        ["xmessage", "-center", f"{title}\n\n{text}"],
+        ["xmessage", "-center", _wrapped(f"{title}\n\n{text}")],  # xmessage does not wrap by itself
     ]
+
+
+def _wrapped(text: str, width: int = 88) -> str:
+    return "\n".join(textwrap.fill(paragraph, width) if paragraph else "" for paragraph in text.split("\n"))
 
 
 def show_error_dialog(title: str, text: str) -> bool:

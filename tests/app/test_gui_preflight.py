@@ -144,3 +144,19 @@ def test_pmc_search_reports_a_startup_problem_with_the_log_path_and_exit_1(monke
     shown.clear()
     assert cli.main(["--selftest"]) == cli.EXIT_INTERNAL  # headless: the message, but no dialog
     assert not shown
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the Linux dialog tools")
+def test_xmessage_gets_the_text_wrapped_because_it_cannot_wrap_itself(tmp_path, monkeypatch):
+    record = tmp_path / "xmessage-args"
+    fake = tmp_path / "bin" / "xmessage"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\nprintf "%s" "$2" > "{record}"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))  # no zenity, no kdialog
+    monkeypatch.setenv("DISPLAY", ":0")
+    long_reason = "Qt's platform plugin \"xcb\" did not load: " + "libxcb-icccm.so.4: cannot open shared object " * 4
+    assert gp.show_error_dialog(gp.TITLE, long_reason + "\n\nDetails are in the log file /x/pmc-search.log")
+    lines = record.read_text().splitlines()
+    assert lines[0] == gp.TITLE and max(len(line) for line in lines) <= 88
+    assert lines[-1] == "Details are in the log file /x/pmc-search.log"
