@@ -43,6 +43,7 @@ bundle-cpu:
 
 ## Build the bundle, unpack its archive into an empty folder and run its self-test there under `env -i`.
 test-bundle: $(STAMP)
+	@$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/python -m pip install --quiet 'pyinstaller>=6'
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m bundle tests/packaging $(PYTEST_ARGS)
 
 ## Put an unpacked bundle into the user's application menu (Linux): `make install-desktop BUNDLE=dist/cuda/...`.
