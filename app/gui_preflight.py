@@ -180,7 +180,8 @@ def _dialog_commands(title: str, text: str) -> list[list[str]]:
 
 
 def _wrapped(text: str, width: int = 88) -> str:
-    return "\n".join(textwrap.fill(paragraph, width) if paragraph else "" for paragraph in text.split("\n"))
+    lines = (textwrap.fill(p, width, break_on_hyphens=False, break_long_words=False) for p in text.split("\n"))
+    return "\n".join(lines)
 
 
 def show_error_dialog(title: str, text: str) -> bool:
