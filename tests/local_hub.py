@@ -3,12 +3,18 @@
 It answers what huggingface_hub and our transfer ask for: HEAD on `/{datasets/}{repo}/resolve/{rev}/{file}` with
 ETag, X-Repo-Commit and Content-Length; GET with optional `Range: bytes=N-` (206 + Content-Range). It logs every
 request, and can misbehave on purpose: drop the connection half-way through a body, ignore Range, lie in its ETag.
+
+The same server stands in for plain-URL hosts too: with `PMC_SEARCH_URL_MIRROR` pointing at it, a file of
+`https://zenodo.org/records/1/files/a.npz?download=1` is looked up under `/zenodo.org/records/1/files/a.npz`
+(`add_url` does that mapping). `unknown_length` serves a body without Content-Length, like a zip built on the fly.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
@@ -26,6 +32,7 @@ class ServedFile:
     fail_with_status: int | None = None  # answer GETs with this HTTP status…
     failures_left: int = 0  # …this many times
     lfs_redirect: bool = False  # like the real hub for large files: 302 to a CDN path, size/hash in X-Linked-*
+    unknown_length: bool = False  # no Content-Length, no Range support; the body ends when the connection closes
 
 
 @dataclass
@@ -44,6 +51,11 @@ class LocalHub:
     def add(self, repo_path: str, served: ServedFile) -> None:
         """`repo_path` like "datasets/axiong/pmc_oa/resolve/main/text_encoder.pth"."""
         self.files["/" + repo_path] = served
+
+    def add_url(self, address: str, served: ServedFile) -> None:
+        """Serve a plain-URL file where `PMC_SEARCH_URL_MIRROR=<this server>` makes the downloader look for it."""
+        parts = urlsplit(address)
+        self.files[f"/{parts.netloc}{parts.path}"] = served
 
     def gets(self, suffix: str = "") -> list[LoggedRequest]:
         return [r for r in self.log if r.method == "GET" and r.path.endswith(suffix)]
@@ -95,6 +107,11 @@ def _handler_for(hub: LocalHub):
             if self._redirected(served):
                 return
             self.send_response(200)
+            if served.unknown_length:  # a HEAD answer has no body, so no length is needed to end it
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                return
             self._common_headers(served)
             self.send_header("Content-Length", str(len(served.content)))
             self.end_headers()
@@ -110,6 +127,13 @@ def _handler_for(hub: LocalHub):
                 self.send_response(served.fail_with_status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                return
+            if served.unknown_length:
+                self.send_response(200)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(served.content)
+                self.close_connection = True
                 return
             start = 0
             requested = self.headers.get("Range")
@@ -147,3 +171,28 @@ def start_local_hub() -> tuple[LocalHub, ThreadingHTTPServer]:
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True, name="local-hub").start()
     return hub, server
+
+
+@contextmanager
+def serving(monkeypatch) -> Iterator[LocalHub]:
+    """A local hub that the downloader uses for hub files (HF_ENDPOINT) and plain URLs (PMC_SEARCH_URL_MIRROR),
+    with downloads switched on for the duration.
+
+    conftest sets HF_HUB_OFFLINE=1 for the whole suite, and huggingface_hub read it when first imported, so both
+    the variable and hub's cached constant are reset here.
+    """
+    import huggingface_hub.constants
+
+    from engine.hub import transfer
+
+    hub, server = start_local_hub()
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("PMC_SEARCH_URL_MIRROR", hub.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(transfer, "_wait_before_retry", lambda attempt: None)  # no back-off in tests
+    try:
+        yield hub
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -56,9 +56,38 @@ def resolve_vocab_size(cfg: RunConfig, vocab_size: int) -> RunConfig:
     return cfg
 
 
-def build_model(cfg: RunConfig, init_checkpoint: str | None = None) -> PMCClip:
+def fetch_text_init(cfg: RunConfig, dist_info: DistInfo) -> Path | None:
+    """The folder of the Hugging Face BERT that `model.text.init` names (config, weights, vocab), or None.
+
+    Rank 0 downloads first; the other ranks then find it verified in the shared cache (or download it themselves
+    on nodes that do not share one). Progress goes to the log: the hub reports it as values, never prints.
+    """
+    if not cfg.model.text.init:
+        return None
+    from engine.models.hf_bert import HfBertSource, fetch_hf_bert
+
+    source = HfBertSource.parse(cfg.model.text.init)
+    folder = None
+    if dist_info.is_main:
+        folder = fetch_hf_bert(source, progress=_log_download)
+    barrier()
+    return folder or fetch_hf_bert(source)
+
+
+def _log_download(p) -> None:
+    if p.total_bytes and p.done_bytes == p.total_bytes:
+        logger.info("downloaded %s (%.1f MB)", p.filename, p.done_bytes / 1e6)
+
+
+def build_model(cfg: RunConfig, init_checkpoint: str | None = None, text_init: Path | None = None) -> PMCClip:
+    """PMC-CLIP with random weights; then the text tower from `text_init` (a HF BERT folder, the reference's start)
+    and/or everything from `init_checkpoint` (a finished PMC-CLIP, which overwrites the text tower too)."""
     torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank, whatever DDP broadcasts
     model = PMCClip(cfg.model)
+    if text_init is not None and not init_checkpoint:
+        from engine.models.hf_bert import load_hf_bert
+
+        load_hf_bert(model.text_encoder, text_init, cfg.model.text)
     if init_checkpoint:
         from engine.models.checkpoint import load_pmc_clip_weights
 
@@ -69,6 +98,7 @@ def build_model(cfg: RunConfig, init_checkpoint: str | None = None) -> PMCClip:
 
 def build_datasets(cfg: RunConfig, tokenizer):
     from trainer.data import CaptionDataset, read_rows, resolve_image_root, subset_rows
+    from trainer.evaluate.protocols import reference_pool
 
     d = cfg.data
     if not d.train:
@@ -86,8 +116,15 @@ def build_datasets(cfg: RunConfig, tokenizer):
     valid_set = None
     if d.valid:
         rows = read_rows(d.valid, image_key=d.image_key, caption_key=d.caption_key).rows
-        rows = subset_rows(rows, d.valid_max_rows, seed=cfg.train.seed)
+        pool = None
+        if d.valid_sampling == "reference":
+            pool = reference_pool(len(rows), pool_cap=d.valid_max_rows, seed=cfg.train.seed)
+            rows = [rows[int(i)] for i in pool.indices]
+        else:
+            rows = subset_rows(rows, d.valid_max_rows, seed=cfg.train.seed)
         valid_set = CaptionDataset(rows, image_root, tokenizer, train=False, **common)
+        # The reference shuffles a drawn pool each epoch (SubsetRandomSampler) and reads a whole file in order.
+        valid_set.reference_shuffle = bool(pool is not None and pool.sampled)
     return train_set, valid_set
 
 
@@ -123,8 +160,25 @@ def run_training(
             cleanup()
 
 
+def check_data_paths(cfg: RunConfig) -> None:
+    """Fail on a missing row file before anything slow (downloads, model) starts."""
+    d = cfg.data
+    if not d.train:
+        raise ConfigError("data.train is not set: give a PMC-OA .jsonl or .csv of image/caption pairs")
+    for key in ("train", "valid"):
+        value = getattr(d, key)
+        if value and not Path(value).is_file():
+            raise ConfigError(f"data.{key}: file not found: {value}")
+
+
 def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch, datasets) -> RunResult:
-    tokenizer = load_tokenizer(cfg.data.tokenizer) if cfg.data.tokenizer else None
+    if datasets is None:
+        check_data_paths(cfg)
+    # The text tower's start is only needed for a fresh run; a resumed one has it in its checkpoint.
+    text_init = fetch_text_init(cfg, dist_info) if not resume else None
+    # The vocabulary: data.tokenizer, else the one of the BERT the text tower starts from (PubMedBERT's).
+    tokenizer_dir = cfg.data.tokenizer or (str(text_init) if text_init is not None else "")
+    tokenizer = load_tokenizer(tokenizer_dir) if tokenizer_dir else None
     if tokenizer is not None:
         cfg = resolve_vocab_size(cfg, len(tokenizer))
     elif cfg.model.text.vocab_size == 0:
@@ -135,17 +189,17 @@ def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch,
     if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
-        if cfg.data.tokenizer and not (run_dir / "tokenizer" / "vocab.txt").exists():
+        if tokenizer_dir and not (run_dir / "tokenizer" / "vocab.txt").exists():
             # The run folder carries its vocabulary, so `export RUN_DIR` needs nothing else.
             (run_dir / "tokenizer").mkdir(exist_ok=True)
-            shutil.copy2(Path(cfg.data.tokenizer) / "vocab.txt", run_dir / "tokenizer" / "vocab.txt")
+            shutil.copy2(Path(tokenizer_dir) / "vocab.txt", run_dir / "tokenizer" / "vocab.txt")
     barrier()
 
     payload = None
     if resume:
         payload = load_training_checkpoint(resolve_resume_path(resume, run_dir))
         _check_resume_config(payload.get("config", {}), cfg)
-    model = build_model(cfg, None if payload else init_checkpoint)
+    model = build_model(cfg, None if payload else init_checkpoint, text_init)
     seed_everything(cfg.train.seed + dist_info.rank)
 
     monitor = RunMonitor(run_dir, enabled=dist_info.is_main)
@@ -188,6 +242,7 @@ def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch,
                         batch_size=cfg.train.batch_size,
                         device=dist_info.device,
                         num_workers=cfg.data.num_workers,
+                        order=_validation_order(cfg, valid_set, trainer.epoch),
                     )
                 row.update(metrics)
             row["step"] = trainer.step
@@ -207,6 +262,17 @@ def _run(cfg, dist_info, resume, init_checkpoint, on_progress, stop_after_epoch,
     finally:
         monitor.close()
     return RunResult(run_dir, trainer.epoch, trainer.step, tuple(history), latest)
+
+
+def _validation_order(cfg: RunConfig, valid_set, epoch: int):
+    """Which pool rows are scored this epoch, in order: the reference's whole batches (shuffled per epoch when the
+    pool was drawn), or None = all rows in order."""
+    if cfg.data.valid_sampling != "reference":
+        return None
+    from trainer.evaluate.protocols import reference_visit_order
+
+    shuffle = getattr(valid_set, "reference_shuffle", False)
+    return reference_visit_order(len(valid_set), cfg.train.batch_size, seed=cfg.train.seed + epoch, shuffle=shuffle)
 
 
 _LOGGED = (
