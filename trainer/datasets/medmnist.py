@@ -95,7 +95,7 @@ def find_file(folder: Path, flag: str, size: int | None = None) -> Path:
     raise UserInputError(f"no {wanted} in {folder} (fetch it with `pmc-trainer data fetch medmnist --subsets {flag}`)")
 
 
-def _flag_and_size(path: Path) -> tuple[str, int]:
+def flag_and_size(path: Path) -> tuple[str, int]:
     match = re.fullmatch(r"([a-z]+mnist)(?:_(\d+))?\.npz", path.name.lower())
     if not match:
         raise UserInputError(f"{path.name} is not named like a MedMNIST file ({{flag}}.npz or {{flag}}_{{size}}.npz)")
@@ -105,7 +105,7 @@ def _flag_and_size(path: Path) -> tuple[str, int]:
 def load(path: str | Path) -> MedMnistData:
     """Read and check one MedMNIST npz (see the module docstring for what is checked)."""
     path = Path(path)
-    flag, size = _flag_and_size(path)
+    flag, size = flag_and_size(path)
     entry = check_subset(flag)
     try:
         with np.load(path, allow_pickle=False) as npz:
