@@ -237,6 +237,12 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("loss.w_mlm > 0 needs model.mlm: true")
     if cfg.model.text.hidden_size % cfg.model.fusion_heads:
         raise ConfigError("model.text.hidden_size must be divisible by model.fusion_heads")
+    if cfg.model.mlm and cfg.model.embed_dim != cfg.model.text.hidden_size:
+        # The fusion module reads the image embedding as one more token of the text sequence.
+        raise ConfigError(
+            f"model.embed_dim ({cfg.model.embed_dim}) must equal model.text.hidden_size "
+            f"({cfg.model.text.hidden_size}) when model.mlm is true"
+        )
     if cfg.data.valid_sampling not in VALID_SAMPLINGS:
         raise ConfigError(f"data.valid_sampling must be one of {', '.join(VALID_SAMPLINGS)}")
     if cfg.optim.text_lr_scale <= 0:

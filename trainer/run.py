@@ -69,14 +69,25 @@ def fetch_text_init(cfg: RunConfig, dist_info: DistInfo) -> Path | None:
     source = HfBertSource.parse(cfg.model.text.init)
     folder = None
     if dist_info.is_main:
-        folder = fetch_hf_bert(source, progress=_log_download)
+        folder = fetch_hf_bert(source, progress=_DownloadLog())
     barrier()
     return folder or fetch_hf_bert(source)
 
 
-def _log_download(p) -> None:
-    if p.total_bytes and p.done_bytes == p.total_bytes:
-        logger.info("downloaded %s (%.1f MB)", p.filename, p.done_bytes / 1e6)
+class _DownloadLog:
+    """Download progress as log lines: one when a file starts, one when it is complete."""
+
+    def __init__(self) -> None:
+        self.started: set[str] = set()
+        self.finished: set[str] = set()
+
+    def __call__(self, p) -> None:
+        if p.filename not in self.started:
+            self.started.add(p.filename)
+            logger.info("downloading %s (%s bytes)", p.filename, p.total_bytes if p.total_bytes else "?")
+        if p.total_bytes and p.done_bytes >= p.total_bytes and p.filename not in self.finished:
+            self.finished.add(p.filename)
+            logger.info("downloaded %s (%.1f MB)", p.filename, p.done_bytes / 1e6)
 
 
 def build_model(cfg: RunConfig, init_checkpoint: str | None = None, text_init: Path | None = None) -> PMCClip:

@@ -168,9 +168,14 @@ def medmnist_npz(flag: str, counts=(48, 16, 32), size: int = 28, seed: int = 0) 
 # ----------------------------------------------------------------------------------------------------- VQA-RAD
 
 
+def _vqa_color(i: int) -> str:
+    """Image i's colour; every 4th image is a test image, and this rotation gives the test set all four colours."""
+    return NAMES[(i + i // 4) % 4]
+
+
 def _vqa_questions(color: str, i: int) -> list[tuple[str, object, str]]:
     """(question, answer, answer_type) pairs about one image; closed answers vary in case, as in VQA-RAD."""
-    other = NAMES[(NAMES.index(color) + 1 + i) % 4]
+    other = NAMES[(NAMES.index(color) + 1 + i % 3) % 4]  # never the colour itself
     return [
         ("What color is the lesion?", color, "OPEN"),
         (f"Is the lesion {color}?", "Yes" if i % 2 else "yes", "CLOSED"),
@@ -182,7 +187,7 @@ def vqa_rad_osf_zip(n_images: int = 12, seed: int = 0) -> bytes:
     records, members = [], {}
     qid = 0
     for i in range(n_images):
-        color = NAMES[i % 4]
+        color = _vqa_color(i)
         name = f"synpic{54610 + i}.jpg"
         members[f"VQA_RAD Image Folder/{name}"] = jpeg(color_image(color, seed * 1000 + 900 + i))
         for j, (question, answer, kind) in enumerate(_vqa_questions(color, i)):
@@ -220,7 +225,7 @@ def slake_files(n_images: int = 12, seed: int = 0) -> dict[str, bytes]:
     members = {}
     qid = 0
     for i in range(n_images):
-        color = NAMES[i % 4]
+        color = _vqa_color(i)
         members[f"imgs/xmlab{i}/source.jpg"] = jpeg(color_image(color, seed * 1000 + 700 + i))
         members[f"imgs/xmlab{i}/mask.png"] = b"png"
         target = "test.json" if i % 4 == 3 else ("validation.json" if i % 6 == 4 else "train.json")

@@ -13,6 +13,8 @@ from tests.trainer.eval_helpers import ColorEncoder, tiny_model_dir
 from trainer.cli import main
 from trainer.evaluate.retrieval import RetrievalSet, choose_rows, evaluate_retrieval, jsonl_set, roco_set
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 # The synthetic pairs carry one of 4 colours as their only signal, so a perfect colour model reaches 4× chance at
 # best. The stated margin: R@1, R@5 and R@10 at least 3× chance and the mean rank at most half of chance, in both
 # directions, on every protocol.
