@@ -3,6 +3,7 @@ folder that goes through the engine's public API (`local-dir:`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -12,9 +13,10 @@ from PIL import Image
 
 from engine.imaging import open_image
 from engine.models.model_dir import save_model_dir
-from engine.models.pmc_clip import PMCClip, PMCClipConfig, TextConfig, VisionConfig
+from engine.models.pmc_clip import PMCClip
 from engine.models.tokenizer import build_vocab
 from tests.trainer import data_fixtures as fx
+from tests.trainer.tiny import tiny_model_config
 
 PROTOTYPES = [*fx.DERMA_COLORS, (60, 60, 60), (190, 190, 190)]  # 4 fixture colours first, then 3 more, then 2 greys
 DARK, BRIGHT = len(PROTOTYPES) - 2, len(PROTOTYPES) - 1
@@ -74,25 +76,10 @@ TEXTS = [fx.caption(c, i) for i, c in enumerate(fx.NAMES)] + [
 ]
 
 
-def tiny_model_dir(out: Path, seed: int = 0, image_size: int = 32) -> Path:
-    """A tiny random PMC-CLIP saved as an exported model folder (loads with `local-dir:`)."""
+def tiny_model_dir(out: Path, seed: int = 0) -> Path:
+    """A tiny random PMC-CLIP (the trainer tests' config, no MLM head) saved as an exported model folder."""
     vocab = build_vocab(TEXTS, out.parent / f"{out.name}-vocab")
     n_vocab = len((vocab / "vocab.txt").read_text().splitlines())
-    config = PMCClipConfig(
-        embed_dim=16,
-        vision=VisionConfig(layers=(1, 1, 1, 1), width=8, image_size=image_size, heads=2),
-        text=TextConfig(
-            vocab_size=n_vocab,
-            hidden_size=16,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=32,
-            max_position_embeddings=32,
-            context_length=32,
-        ),
-        fusion_layers=1,
-        fusion_heads=2,
-        mlm=False,
-    )
     torch.manual_seed(seed)
+    config = dataclasses.replace(tiny_model_config(n_vocab), mlm=False)
     return save_model_dir(PMCClip(config).eval(), vocab, out)

@@ -158,25 +158,22 @@ def _medmnist(folder: Path, report: VerifyReport) -> None:
 
 
 def _vqa_rad(folder: Path, report: VerifyReport) -> None:
-    for split in vqa.MEVF_FILES:
-
-        def check(split=split):
-            items = vqa.read_vqa_rad(folder, split)
-            _count_vqa(report, f"vqa-rad {split} questions", items)
-            report.check_images(f"vqa-rad {split}", sorted({i.image for i in items}), folder)
-
-        _guarded(report, f"VQA-RAD {split}", check)
+    _vqa_splits(folder, report, "vqa-rad", vqa.MEVF_FILES, vqa.read_vqa_rad, "")
 
 
 def _slake(folder: Path, report: VerifyReport) -> None:
-    for split in vqa.SLAKE_FILES:
+    _vqa_splits(folder, report, "slake", vqa.SLAKE_FILES, vqa.read_slake, " (en)")
+
+
+def _vqa_splits(folder: Path, report: VerifyReport, name: str, splits, read, suffix: str) -> None:
+    for split in splits:
 
         def check(split=split):
-            items = vqa.read_slake(folder, split)
-            _count_vqa(report, f"slake {split} questions (en)", items)
-            report.check_images(f"slake {split}", sorted({i.image for i in items}), folder)
+            items = read(folder, split)
+            _count_vqa(report, f"{name} {split} questions{suffix}", items)
+            report.check_images(f"{name} {split}", sorted({i.image for i in items}), folder)
 
-        _guarded(report, f"SLAKE {split}", check)
+        _guarded(report, f"{name} {split}", check)
 
 
 def _count_vqa(report: VerifyReport, what: str, items: list[vqa.VqaItem]) -> None:

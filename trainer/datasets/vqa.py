@@ -130,19 +130,8 @@ def read_vqa_rad(folder: Path, split: str) -> list[VqaItem]:
     else:
         records = derive_mevf_split(_load_json_list(find_file(folder, VQA_RAD_PUBLIC_JSON)))[split]
     image_root = vqa_rad_image_root(folder)
-    items = []
-    for record in sorted(records, key=lambda r: int(r.get("qid", 0))):
-        where = f"{path.name} qid {record.get('qid')}"
-        items.append(
-            VqaItem(
-                qid=int(record["qid"]),
-                image=image_root / _safe_relative(record["image_name"], where),
-                question=str(record["question"]).strip(),
-                answer=str(record["answer"]).strip(),
-                answer_type=answer_type(record["answer_type"], where),
-            )
-        )
-    return items
+    items = [_item(record, image_root, "image_name", path.name) for record in records]
+    return sorted(items, key=lambda item: item.qid)
 
 
 # ------------------------------------------------------------------------------------------------------- SLAKE
@@ -171,19 +160,20 @@ def slake_image_root(folder: Path) -> Path:
 def read_slake(folder: Path, split: str, lang: str = "en") -> list[VqaItem]:
     path = slake_file(folder, split)
     image_root = slake_image_root(folder)
-    items = []
-    for record in _load_json_list(path):
-        if lang and record.get("q_lang") != lang:
-            continue
-        where = f"{path.name} qid {record.get('qid')}"
-        items.append(
-            VqaItem(
-                qid=int(record["qid"]),
-                image=image_root / _safe_relative(record["img_name"], where),
-                question=str(record["question"]).strip(),
-                answer=str(record["answer"]).strip(),
-                answer_type=answer_type(record["answer_type"], where),
-            )
+    records = [r for r in _load_json_list(path) if not lang or r.get("q_lang") == lang]
+    items = [_item(record, image_root, "img_name", path.name) for record in records]
+    return sorted(items, key=lambda item: item.qid)
+
+
+def _item(record: dict, image_root: Path, image_key: str, file_name: str) -> VqaItem:
+    where = f"{file_name} qid {record.get('qid')}"
+    try:
+        return VqaItem(
+            qid=int(record["qid"]),
+            image=image_root / _safe_relative(record[image_key], where),
+            question=str(record["question"]).strip(),
+            answer=str(record["answer"]).strip(),  # VQA-RAD has integer answers (COUNT questions)
+            answer_type=answer_type(record["answer_type"], where),
         )
-    items.sort(key=lambda item: item.qid)
-    return items
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserInputError(f"{where}: not a VQA record ({e!r})") from e

@@ -117,7 +117,9 @@ def linear_probe_scores(features: dict[str, np.ndarray], data: MedMnistData) -> 
 
 def _fit_probe(x: np.ndarray, y: np.ndarray, c: float, task: str, n_classes: int):
     """A function from features to class probabilities, fitted on (x, y)."""
-    from sklearn.linear_model import LogisticRegression
+    from trainer.evaluate.medmnist_metrics import sklearn
+
+    LogisticRegression = sklearn().linear_model.LogisticRegression  # noqa: N806 - the class, under its own name
 
     x = _normalise(x)
     if task.startswith("multi-label"):

@@ -15,16 +15,29 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+
+from engine.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+
+
+def sklearn():
+    """scikit-learn, an optional dependency of the evaluations (the `eval` extra); a clear error when absent."""
+    try:
+        import sklearn.linear_model
+        import sklearn.metrics
+    except ImportError as e:
+        raise ConfigError(
+            "the MedMNIST evaluations need scikit-learn: pip install 'pmc-figure-search[eval]' (or scikit-learn)"
+        ) from e
+    return sklearn
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
     if len(np.unique(y)) < 2:
         logger.warning("AUC undefined: only one class among %d samples", len(y))
         return float("nan")
-    return float(roc_auc_score(y, s))
+    return float(sklearn().metrics.roc_auc_score(y, s))
 
 
 def medmnist_metrics(task: str, y_true: np.ndarray, y_score: np.ndarray) -> dict[str, float]:
