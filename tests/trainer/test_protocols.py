@@ -17,6 +17,8 @@ from trainer.evaluate.protocols import (
 )
 from trainer.run import run_training
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_reference_2k_draw_is_numpys_seeded_choice_with_replacement():
     np.random.seed(0)

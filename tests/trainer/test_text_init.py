@@ -13,6 +13,8 @@ from trainer.distributed import DistInfo
 from trainer.optim import build_optimizer, set_lr
 from trainer.run import build_model, fetch_text_init, run_training
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture
 def fake_repo(monkeypatch):

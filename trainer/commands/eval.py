@@ -147,7 +147,8 @@ def _distributed(args):
     if int(os.environ.get("RANK", "0")) != 0:
         logging.getLogger().setLevel(logging.WARNING)  # only rank 0 talks
     kind = "cuda" if args.device.startswith("cuda") else ("cpu" if args.device == "cpu" else "auto")
-    return init_distributed(kind)
+    # Fine-tuning runs on rank 0 while the others wait in a broadcast: allow far longer than the default 30 min.
+    return init_distributed(kind, timeout_minutes=24 * 60)
 
 
 def _emit(args, dist_info, result: dict, lines) -> None:
