@@ -224,3 +224,13 @@ def test_vqa_bad_answer_type_and_unsafe_image_names_are_refused(tmp_path):
         vqa.read_slake(tmp_path, "test")
     (tmp_path / "validate.json").write_text(json.dumps([{**record, "answer_type": "closed"}]))
     assert vqa.read_slake(tmp_path, "validate")[0].answer_type == "CLOSED"  # the release's own file name
+
+
+def test_a_hand_placed_archive_is_used_offline_and_extracted(tmp_path):
+    dest = tmp_path / "slake"
+    dest.mkdir()
+    for name, content in fx.slake_files().items():
+        (dest / name).write_bytes(content)  # copied from a machine with internet, as the offline message says
+    report = fetch_dataset("slake", dest, FetchOptions(offline=True))
+    assert len(vqa.read_slake(dest, "train")) > 0 and (dest / "images" / "imgs").is_dir()
+    assert any("extracting imgs.zip" in note for note in report.notes)

@@ -129,3 +129,22 @@ def test_official_median_is_floored_on_zero_based_positions():
 def test_unknown_tie_rule_is_refused():
     with pytest.raises(ValueError, match="ties"):
         retrieval_metrics(torch.eye(3), torch.eye(3), ties="optimistic")
+
+
+def test_duplicate_captions_hand_computed_under_both_rules():
+    # Images 0 and 1 share one caption ("Western blot."): texts 0 and 1 are the same vector, and so are the score
+    # rows of images 0 and 1. Pessimistic: both duplicates rank 2. Official: the two identical rows are sorted the
+    # same way, so exactly one of the pair is first and the other second, whatever torch does with the tie.
+    images = torch.eye(3)
+    shared = torch.tensor([1.0, 1.0, 0.0])
+    texts = torch.stack([shared, shared, torch.tensor([0.0, 0.0, 1.0])])
+    pessimistic = retrieval_metrics(images, texts, ks=(1, 2), ties="pessimistic")
+    official = retrieval_metrics(images, texts, ks=(1, 2))
+    for direction in ("image_to_text", "text_to_image"):
+        assert pessimistic[f"{direction}_R@1"] == pytest.approx(1 / 3)
+        assert pessimistic[f"{direction}_mean_rank"] == pytest.approx(5 / 3)
+        assert pessimistic[f"{direction}_median_rank"] == 2.0
+        assert official[f"{direction}_R@1"] == pytest.approx(2 / 3)
+        assert official[f"{direction}_R@2"] == 1.0
+        assert official[f"{direction}_mean_rank"] == pytest.approx(4 / 3)
+        assert official[f"{direction}_median_rank"] == 1.0

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from engine.errors import ArchiveError, DownloadError, RemoteFileMissingError, UserInputError
-from engine.fileio import atomic_write_text
+from engine.fileio import atomic_write_text, file_sha256
 from engine.hub import RemoteFile, UrlFile, fetch
+from engine.hub.remote import read_record
 from engine.ingest.archives import ArchiveLimits, safe_extract
 from trainer.datasets import medmnist, pmc_oa, roco, vqa
 
@@ -138,7 +139,7 @@ def _extract_once(ctx: _Context, dest: Path, file, archive_name: str, into: Path
     archive = ctx.get(file, dest / archive_name)
     ctx.say(f"extracting {archive_name} into {into.name}/")
     safe_extract(archive, into, limits=DATASET_ARCHIVE_LIMITS)
-    state[key] = json.loads((dest / f"{archive_name}.verified.json").read_text(encoding="utf-8")).get("sha256")
+    state[key] = read_record(archive).get("sha256") or file_sha256(archive)  # a hand-placed archive has no record
     atomic_write_text(dest / STATE_FILE, json.dumps(state, indent=1))
     if not ctx.options.keep_archives:
         for path in (archive, dest / f"{archive_name}.verified.json", dest / f"{archive_name}.lock"):
