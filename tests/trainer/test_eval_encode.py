@@ -59,4 +59,4 @@ def test_two_gloo_processes_equal_one(tmp_path):
     for rank in (0, 1):  # every rank holds all rows, in order
         np.testing.assert_allclose(np.load(tmp_path / f"img{rank}.npy"), img, rtol=0, atol=1e-6)
         np.testing.assert_allclose(np.load(tmp_path / f"txt{rank}.npy"), txt, rtol=0, atol=1e-6)
-    assert img.shape == (11, 16)
+    assert img.shape == (11, 32)
