@@ -50,6 +50,10 @@ class OfflineError(DownloadError, UserInputError):
     """A file is needed that is not on this machine and downloading is off."""
 
 
+class RemoteFileMissingError(DownloadError):
+    """The server says the file does not exist (HTTP 404 / the hub's EntryNotFound)."""
+
+
 class ChecksumError(DownloadError):
     """A downloaded file does not have the size or hash it should have."""
 

@@ -86,8 +86,14 @@ def remove_stale_temp_files(folder: str | Path, name: str) -> int:
 
 def file_sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    return file_digests(path, ("sha256",))["sha256"]
+
+
+def file_digests(path: str | Path, algorithms: tuple[str, ...] = ("sha256",)) -> dict[str, str]:
+    """Hex digests of a file's bytes in one pass, e.g. ("sha256", "md5") for data sets published with MD5s."""
+    digests = {name: hashlib.new(name) for name in algorithms}
     with open(path, "rb") as handle:
         while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+            for digest in digests.values():
+                digest.update(block)
+    return {name: digest.hexdigest() for name, digest in digests.items()}

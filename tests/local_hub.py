@@ -3,12 +3,18 @@
 It answers what huggingface_hub and our transfer ask for: HEAD on `/{datasets/}{repo}/resolve/{rev}/{file}` with
 ETag, X-Repo-Commit and Content-Length; GET with optional `Range: bytes=N-` (206 + Content-Range). It logs every
 request, and can misbehave on purpose: drop the connection half-way through a body, ignore Range, lie in its ETag.
+
+The same server stands in for plain-URL hosts too: with `PMC_SEARCH_URL_MIRROR` pointing at it, a file of
+`https://zenodo.org/records/1/files/a.npz?download=1` is looked up under `/zenodo.org/records/1/files/a.npz`
+(`add_url` does that mapping). `unknown_length` serves a body without Content-Length, like a zip built on the fly.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
@@ -26,6 +32,7 @@ class ServedFile:
     fail_with_status: int | None = None  # answer GETs with this HTTP status…
     failures_left: int = 0  # …this many times
     lfs_redirect: bool = False  # like the real hub for large files: 302 to a CDN path, size/hash in X-Linked-*
+    unknown_length: bool = False  # no Content-Length, no Range support; the body ends when the connection closes
 
 
 @dataclass
@@ -45,12 +52,17 @@ class LocalHub:
         """`repo_path` like "datasets/axiong/pmc_oa/resolve/main/text_encoder.pth"."""
         self.files["/" + repo_path] = served
 
+    def add_url(self, address: str, served: ServedFile) -> None:
+        """Serve a plain-URL file where `PMC_SEARCH_URL_MIRROR=<this server>` makes the downloader look for it."""
+        parts = urlsplit(address)
+        self.files[f"/{parts.netloc}{parts.path}"] = served
+
     def gets(self, suffix: str = "") -> list[LoggedRequest]:
         return [r for r in self.log if r.method == "GET" and r.path.endswith(suffix)]
 
 
 class _HubHandler(BaseHTTPRequestHandler):
-    """Answers like the Hugging Face hub for the files of `hub` (set per server by `_handler_for`)."""
+    """Answers like the Hugging Face hub (and plain URL servers) for the files of `hub` (set by `_handler_for`)."""
 
     hub: LocalHub
     protocol_version = "HTTP/1.1"
@@ -97,6 +109,11 @@ class _HubHandler(BaseHTTPRequestHandler):
         if self._redirected(served):
             return
         self.send_response(200)
+        if served.unknown_length:  # a HEAD answer has no body, so no length is needed to end it
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            return
         self._common_headers(served)
         self.send_header("Content-Length", str(len(served.content)))
         self.end_headers()
@@ -105,7 +122,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         served = self._lookup()
         if served is None:
             return self._not_found()
-        if self._redirected(served) or self._failed(served):
+        if self._redirected(served) or self._failed(served) or self._streamed_without_length(served):
             return
         start = self._start_of_range(served)
         if start is None:
@@ -130,6 +147,16 @@ class _HubHandler(BaseHTTPRequestHandler):
             self.end_headers()
             return True
         return False
+
+    def _streamed_without_length(self, served: ServedFile) -> bool:
+        if not served.unknown_length:
+            return False
+        self.send_response(200)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(served.content)
+        self.close_connection = True
+        return True
 
     def _start_of_range(self, served: ServedFile) -> int | None:
         """Send the status line for a (ranged) GET; the first byte to send, or None when answered with 416."""
@@ -160,3 +187,28 @@ def start_local_hub() -> tuple[LocalHub, ThreadingHTTPServer]:
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True, name="local-hub").start()
     return hub, server
+
+
+@contextmanager
+def serving(monkeypatch) -> Iterator[LocalHub]:
+    """A local hub that the downloader uses for hub files (HF_ENDPOINT) and plain URLs (PMC_SEARCH_URL_MIRROR),
+    with downloads switched on for the duration.
+
+    conftest sets HF_HUB_OFFLINE=1 for the whole suite, and huggingface_hub read it when first imported, so both
+    the variable and hub's cached constant are reset here.
+    """
+    import huggingface_hub.constants
+
+    from engine.hub import transfer
+
+    hub, server = start_local_hub()
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("PMC_SEARCH_URL_MIRROR", hub.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(transfer, "_wait_before_retry", lambda attempt: None)  # no back-off in tests
+    try:
+        yield hub
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -32,7 +32,12 @@ class DataConfig:
     crop_scale: tuple[float, float] = (0.5, 1.0)  # RandomResizedCrop scale range of the reference
     mask_ratio: float = 0.15
     num_workers: int = 2
-    valid_max_rows: int | None = 2000  # validation retrieval on a fixed random subset keeps epochs short
+    # Validation pool, as the reference draws it (pmc-clip.md §4.2): a file of more than `valid_max_rows` rows is
+    # cut to `valid_max_rows` indices drawn WITH replacement (numpy seeded with train.seed), visited in a per-epoch
+    # random order and scored in whole batches of train.batch_size (drop_last). "without_replacement" (ours): a fixed
+    # subset of distinct rows in file order, every one scored.
+    valid_max_rows: int | None = 20000
+    valid_sampling: str = "reference"  # "reference" | "without_replacement"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class OptimConfig:
     warmup_steps: int = 500
     schedule: str = "cosine"  # "cosine" (per step, to 0) or "constant" (after warm-up)
     grad_clip_norm: float | None = None  # the reference does not clip
+    # Learning-rate multiplier for the text tower (BERT) only; 1.0 = the reference (one lr for everything).
+    text_lr_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,9 @@ class TrainConfig:
     epochs: int = 100
     batch_size: int = 128  # per process
     accum_steps: int = 1
-    precision: str = "amp"  # "fp32" | "amp" (bf16 on GPUs that have it, else fp16) | "amp_bf16" | "amp_fp16"
+    # "amp" = the reference: fp16 autocast + GradScaler on GPUs (fp32 on the CPU); "amp_bf16": bf16 autocast (no
+    # scaler needed); "amp_fp16": fp16 everywhere it runs; "fp32".
+    precision: str = "amp"
     grad_checkpointing: bool = False
     sync_bn: bool = False
     # BERT's dropout (hidden and attention) during training; None keeps the model's 0.1 (the reference). 0 makes
@@ -92,6 +101,7 @@ class RunConfig:
 
 
 PRECISIONS = ("fp32", "amp", "amp_bf16", "amp_fp16")
+VALID_SAMPLINGS = ("reference", "without_replacement")
 
 
 # --------------------------------------------------------------------------------------------------- building
@@ -239,6 +249,20 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("loss.w_mlm > 0 needs model.mlm: true")
     if cfg.model.text.hidden_size % cfg.model.fusion_heads:
         raise ConfigError("model.text.hidden_size must be divisible by model.fusion_heads")
+    if cfg.model.mlm and cfg.model.embed_dim != cfg.model.text.hidden_size:
+        # The fusion module reads the image embedding as one more token of the text sequence.
+        raise ConfigError(
+            f"model.embed_dim ({cfg.model.embed_dim}) must equal model.text.hidden_size "
+            f"({cfg.model.text.hidden_size}) when model.mlm is true"
+        )
+    if cfg.data.valid_sampling not in VALID_SAMPLINGS:
+        raise ConfigError(f"data.valid_sampling must be one of {', '.join(VALID_SAMPLINGS)}")
+    if cfg.optim.text_lr_scale <= 0:
+        raise ConfigError("optim.text_lr_scale must be > 0")
+    if cfg.model.text.init:
+        from engine.models.hf_bert import HfBertSource
+
+        HfBertSource.parse(cfg.model.text.init)  # a malformed spec fails now, not after the data is read
 
 
 def save_config(cfg: RunConfig, path: str | Path) -> None:

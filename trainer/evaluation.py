@@ -1,4 +1,8 @@
-"""Validation during training: embed a held-out set with the model being trained and score retrieval R@K."""
+"""Validation during training: embed a held-out set with the model being trained and score retrieval R@K.
+
+The rows scored and the rank rules are the reference's by default (see `trainer.evaluate.protocols`): a pool
+drawn with replacement, visited in a per-epoch order, whole batches only; ties ranked as torch.argsort ranks them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import logging
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from trainer.losses import clip_loss
 
@@ -53,9 +57,23 @@ def embed_pairs(
 
 
 def validate(
-    model: torch.nn.Module, dataset: Dataset, *, batch_size: int, device: str, num_workers: int = 0, collate_fn=None
+    model: torch.nn.Module,
+    dataset: Dataset,
+    *,
+    batch_size: int,
+    device: str,
+    num_workers: int = 0,
+    collate_fn=None,
+    order=None,
 ) -> dict[str, float]:
-    """{'val_loss', 'val_<metric>' …} with the retrieval metrics over the whole validation set."""
+    """{'val_loss', 'val_<metric>' …} with the retrieval metrics over the validation set, or over the rows of
+    `order` (indices into it, in the order scored) when given."""
+    if order is not None and len(order) == 0:
+        # The reference would score nothing (drop_last on a set smaller than one batch) and crash; score it all.
+        logger.warning("validation set (%d rows) is smaller than one batch of %d: scoring every row", len(dataset),
+                       batch_size)
+    elif order is not None:
+        dataset = Subset(dataset, [int(i) for i in order])
     img, txt, loss = embed_pairs(
         model, dataset, batch_size=batch_size, device=device, num_workers=num_workers, collate_fn=collate_fn
     )

@@ -143,9 +143,10 @@ class Trainer:
             return torch.float16, True
         if precision == "amp_bf16":
             return torch.bfloat16, True
-        # "amp": what the hardware does well. On CPU without AMX bf16 is slower than fp32 (benchmarks.md).
+        # "amp": the reference's torch.cuda.amp.autocast (fp16) with a GradScaler. On the CPU it means fp32: CPU
+        # autocast is bf16-only, and without AMX bf16 is slower than fp32 (benchmarks.md).
         if self.device_type == "cuda":
-            return (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16), True
+            return torch.float16, True
         return torch.float32, False
 
     # ------------------------------------------------------------------------------------------- one step

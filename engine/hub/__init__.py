@@ -1,11 +1,12 @@
-"""Downloads from the Hugging Face hub (or a mirror): resumable, verified, cached, cancellable, offline-aware.
+"""Downloads from the Hugging Face hub (or a mirror) and from plain URLs: resumable, verified, cached, cancellable,
+offline-aware.
 
 No torch and no transformers here, so CLIs can list, fetch and check files without loading a model stack.
 """
 
 from engine.hub.cache import fetch, local_path
 from engine.hub.known_files import PMC_CLIP_EXTRACTED, PMC_CLIP_FULL_CHECKPOINT, PUBMEDBERT_TOKENIZER
-from engine.hub.remote import DownloadProgress, RemoteFile, cached_file_path, hub_endpoint
+from engine.hub.remote import DownloadProgress, RemoteFile, UrlFile, cached_file_path, hub_endpoint
 
 __all__ = [
     "PMC_CLIP_EXTRACTED",
@@ -13,6 +14,7 @@ __all__ = [
     "PUBMEDBERT_TOKENIZER",
     "DownloadProgress",
     "RemoteFile",
+    "UrlFile",
     "cached_file_path",
     "fetch",
     "hub_endpoint",

@@ -3,6 +3,9 @@
 A `.part` file survives failures and cancellation; the next attempt asks only for the bytes after it
 (`Range: bytes=N-`). A sidecar `.part.json` remembers which version (ETag) the partial bytes belong to, so a file
 that changed on the hub in between is restarted instead of spliced.
+
+Hub files get their metadata from huggingface_hub (which knows the hub's redirects and headers); plain-URL files
+from a HEAD request that follows redirects. Only hub files send the hub's auth headers, and only to the hub.
 """
 
 from __future__ import annotations
@@ -22,9 +25,17 @@ from huggingface_hub import get_hf_file_metadata
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-from engine.errors import CancelledError, ChecksumError, DownloadError, OfflineError
-from engine.fileio import atomic_write_text, file_sha256
-from engine.hub.remote import DownloadProgress, RemoteFile, hub_endpoint, offline_message, write_record
+from engine.errors import CancelledError, ChecksumError, DownloadError, OfflineError, RemoteFileMissingError
+from engine.fileio import atomic_write_text, file_digests
+from engine.hub.remote import (
+    AnyRemoteFile,
+    DownloadProgress,
+    RemoteFile,
+    UrlFile,
+    hub_endpoint,
+    offline_message,
+    write_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +58,7 @@ class _TransientServerError(Exception):
 
 
 def download_to(
-    file: RemoteFile,
+    file: AnyRemoteFile,
     target: Path,
     cache_root: Path,
     *,
@@ -56,7 +67,10 @@ def download_to(
 ) -> Path:
     endpoint = hub_endpoint()
     url = file.url(endpoint)
-    location, etag, remote_size = _metadata(file, url, target, cache_root, endpoint)
+    if isinstance(file, UrlFile):
+        location, etag, remote_size = _url_metadata(file, url, target)
+    else:
+        location, etag, remote_size = _metadata(file, url, target, cache_root, endpoint)
     if file.size is not None and remote_size is not None and remote_size != file.size:
         raise ChecksumError(
             f"{url} has {remote_size} bytes on the server, but {file.filename} should have {file.size}: the remote "
@@ -68,7 +82,8 @@ def download_to(
     _discard_stale_partial(partial, etag)
 
     meter = _ProgressMeter(file.filename, expected_size, _size_or_zero(partial), progress)
-    headers = build_hf_headers() if _same_origin(location, endpoint) else {}
+    on_hub = isinstance(file, RemoteFile) and _same_origin(location, endpoint)
+    headers = build_hf_headers() if on_hub else {}
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             _get_into(location, headers, partial, expected_size, meter, cancel)
@@ -92,9 +107,9 @@ def download_to(
         raise DownloadError(f"download of {file.filename} from {url} kept restarting; giving up")
     meter.report()
 
-    digest = _verify(file, url, partial, expected_size, etag)
+    digests = _verify(file, url, partial, expected_size, etag)
     os.replace(partial, target)
-    write_record(target, {"size": target.stat().st_size, "sha256": digest, "etag": etag, "url": url})
+    write_record(target, {"size": target.stat().st_size, **digests, "etag": etag, "url": url})
     _part_record(partial).unlink(missing_ok=True)
     logger.info("downloaded %s to %s", url, target)
     return target
@@ -112,15 +127,42 @@ def _metadata(
     except OfflineModeIsEnabled as e:
         raise OfflineError(offline_message(file, target, cache_root) + " (huggingface_hub is in offline mode)") from e
     except HfHubHTTPError as e:
+        if isinstance(e, EntryNotFoundError):
+            raise RemoteFileMissingError(f"{url} does not exist on the hub: {e}") from e
         raise DownloadError(f"the hub refused {url}: {e}") from e
     except httpx2.HTTPError as e:
         raise DownloadError(
             f"cannot reach {endpoint} to download {file.filename} ({e}); check the connection, set HF_ENDPOINT to a "
             f"mirror, or put the file at {target} yourself"
         ) from e
-    except (EntryNotFoundError, ValueError) as e:  # hub's "no such file" is not always an HTTP error type
+    except EntryNotFoundError as e:  # hub's "no such file" is not always an HTTP error type
+        raise RemoteFileMissingError(f"{url} does not exist on the hub: {e}") from e
+    except ValueError as e:
         raise DownloadError(f"cannot download {url}: {e}") from e
     return meta.location, meta.etag, meta.size
+
+
+def _url_metadata(file: UrlFile, url: str, target: Path) -> tuple[str, str | None, int | None]:
+    """(final location after redirects, ETag, size) of a plain-URL file from a HEAD request."""
+    timeout = httpx2.Timeout(_READ_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S)
+    try:
+        response = get_session().head(
+            url, headers={"Accept-Encoding": "identity"}, follow_redirects=True, timeout=timeout
+        )
+    except httpx2.HTTPError as e:
+        raise DownloadError(
+            f"cannot reach {url} to download {file.filename} ({e}); check the connection, or put the file at "
+            f"{target} yourself"
+        ) from e
+    if response.status_code == 404:
+        raise RemoteFileMissingError(f"{url} does not exist (HTTP 404)")
+    if response.status_code >= 400:
+        raise DownloadError(f"the server refused {url} (HTTP {response.status_code})")
+    length = response.headers.get("Content-Length")
+    # A server that compresses or streams on the fly (OSF's zip endpoint) announces no usable length.
+    size = int(length) if length and length.isdigit() and not response.headers.get("Content-Encoding") else None
+    etag = (response.headers.get("ETag") or "").removeprefix("W/").strip('"') or None
+    return str(response.url), etag, size
 
 
 def _get_into(location, headers, partial: Path, expected_size, meter: _ProgressMeter, cancel) -> None:
@@ -175,33 +217,39 @@ def _write_mode(response, location: str, offset: int, meter: _ProgressMeter) -> 
     return "ab"
 
 
-def _verify(file: RemoteFile, url: str, partial: Path, expected_size: int | None, etag: str | None) -> str:
+def _verify(
+    file: AnyRemoteFile, url: str, partial: Path, expected_size: int | None, etag: str | None
+) -> dict[str, str]:
+    """{'sha256': …} (+ 'md5' when pinned) of the verified download; a mismatch deletes it and raises."""
+    on_hub = isinstance(file, RemoteFile)
+    hub_etag = etag.lower() if on_hub and etag else ""  # only the hub's ETags are content hashes
     actual_size = _size_or_zero(partial)
-    sha256, git_sha1 = _hashes(partial, want_git_sha1=bool(etag and _HEX40.match(etag.lower())))
+    digests = file_digests(partial, ("sha256", "md5") if file.md5 else ("sha256",))
+    git_sha1 = _git_blob_sha1(partial) if _HEX40.match(hub_etag) else None
     problem = None
     if expected_size is not None and actual_size != expected_size:
         problem = f"has {actual_size} bytes, expected {expected_size}"
-    elif file.sha256 is not None and sha256 != file.sha256.lower():
-        problem = f"has sha256 {sha256}, expected {file.sha256.lower()}"
-    elif file.sha256 is None and etag and _HEX64.match(etag.lower()) and sha256 != etag.lower():
-        problem = f"has sha256 {sha256}, but the server's ETag says {etag.lower()}"
-    elif etag and _HEX40.match(etag.lower()) and git_sha1 != etag.lower():
-        problem = f"has git blob sha1 {git_sha1}, but the server's ETag says {etag.lower()}"
+    elif file.sha256 is not None and digests["sha256"] != file.sha256.lower():
+        problem = f"has sha256 {digests['sha256']}, expected {file.sha256.lower()}"
+    elif file.md5 is not None and digests["md5"] != file.md5.lower():
+        problem = f"has md5 {digests['md5']}, expected {file.md5.lower()}"
+    elif file.sha256 is None and _HEX64.match(hub_etag) and digests["sha256"] != hub_etag:
+        problem = f"has sha256 {digests['sha256']}, but the server's ETag says {hub_etag}"
+    elif git_sha1 is not None and git_sha1 != hub_etag:
+        problem = f"has git blob sha1 {git_sha1}, but the server's ETag says {hub_etag}"
     if problem:
         partial.unlink(missing_ok=True)
         _part_record(partial).unlink(missing_ok=True)
         raise ChecksumError(f"downloaded {file.filename} from {url} {problem}; the bad file was deleted")
-    return sha256
+    return digests
 
 
-def _hashes(path: Path, *, want_git_sha1: bool) -> tuple[str, str | None]:
+def _git_blob_sha1(path: Path) -> str:
     # Git names a small (non-LFS) file by sha1("blob <size>\0" + content); the hub sends that as its ETag. Only
-    # small files carry such ETags (LFS files' ETag is their sha256), so reading those twice costs nothing.
-    if not want_git_sha1:
-        return file_sha256(path), None
+    # small files carry such ETags (LFS files' ETag is their sha256), so reading them twice costs nothing.
     git_sha1 = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
     git_sha1.update(path.read_bytes())
-    return file_sha256(path), git_sha1.hexdigest()
+    return git_sha1.hexdigest()
 
 
 def _part_record(partial: Path) -> Path:

@@ -51,6 +51,9 @@ class TextConfig:
     context_length: int = 77
     pooling: str = "cls"  # "cls": last hidden state at [CLS] (trained); "pooler": BERT pooler (notebook)
     use_attention_mask: bool = False  # the reference never passes one
+    # Where the tower's weights start: "" = random init; "hf:<owner>/<repo>[@rev]" = a Hugging Face BERT such as
+    # PubMedBERT (the reference's start; engine.models.hf_bert). Only training reads it: loaded weights win.
+    init: str = ""
 
     def bert_config(self) -> BertConfig:
         return BertConfig(

@@ -95,7 +95,7 @@ def test_resume_refuses_another_model(tmp_path):
     data = (RandomPairs(16), None)
     cfg = tiny_run_config(tmp_path, "train.epochs=1")
     run_training(cfg, datasets=data)
-    other = tiny_run_config(tmp_path, "train.epochs=2", "model.embed_dim=16")
+    other = tiny_run_config(tmp_path, "train.epochs=2", "model.fusion_layers=2")
     with pytest.raises(ConfigError):
         run_training(other, datasets=data, resume="latest")
 

@@ -97,8 +97,11 @@ def test_real_scale_preset_is_the_papers_recipe():
     cfg = load_config("pmc-oa-rn50-fusion4")
     assert cfg.train.batch_size == 128 and cfg.train.epochs == 100
     assert (cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.warmup_steps) == (1e-4, 0.1, 500)
-    assert cfg.model == build_config({}).model  # RN50_fusion4 is the default architecture
+    # RN50_fusion4 is the default architecture; the preset adds the reference's PubMedBERT start
+    assert dataclasses.replace(cfg.model, text=dataclasses.replace(cfg.model.text, init="")) == build_config({}).model
     assert cfg.model.text.vocab_size == 30522
+    assert cfg.model.text.init == "hf:microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract-fulltext"
+    assert cfg.train.precision == "amp" and cfg.data.valid_sampling == "reference" and cfg.data.valid_max_rows == 20000
 
 
 def test_unknown_config_names_the_presets(tmp_path):

@@ -79,13 +79,16 @@ def test_exported_folder_loads_in_the_engine_and_matches_the_trained_model(train
     capsys.readouterr()
     code = main(
         [
-            "evaluate",
+            "eval",
+            "retrieval",
             "--model",
             f"local-dir:{out}",
             "--data",
             str(data / "valid.jsonl"),
             "--image-root",
             str(data / "images"),
+            "--protocol",
+            "full",
             "--device",
             "cpu",
             "--json",
@@ -95,9 +98,10 @@ def test_exported_folder_loads_in_the_engine_and_matches_the_trained_model(train
     metrics = json.loads(capsys.readouterr().out)
     with (run_dir / "epochs.csv").open() as f:
         last_epoch = list(csv.DictReader(f))[-1]
-    for key in ("image_to_text_R@1", "image_to_text_R@10", "text_to_image_R@5"):
-        assert metrics[key] == pytest.approx(float(last_epoch[f"val_{key}"]), abs=1 / 12 + 1e-9), key
-    assert metrics["num_samples"] == 12
+    for direction, k in (("image_to_text", 1), ("image_to_text", 10), ("text_to_image", 5)):
+        logged = float(last_epoch[f"val_{direction}_R@{k}"])
+        assert metrics[direction][f"R@{k}"] == pytest.approx(logged, abs=1 / 12 + 1e-9), (direction, k)
+    assert metrics["scored"] == 12 == float(last_epoch["val_num_samples"])
 
 
 def test_resume_from_a_run_folder_needs_no_config(trained_run):

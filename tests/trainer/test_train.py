@@ -180,7 +180,7 @@ def test_progress_bar_counts_samples_per_epoch(capsys):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("precision", ["amp_bf16", "amp_fp16", "fp32"])
+@pytest.mark.parametrize("precision", ["amp", "amp_bf16", "amp_fp16", "fp32"])
 def test_mixed_precision_training_on_cuda(tmp_path, precision):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
@@ -198,7 +198,7 @@ def test_mixed_precision_training_on_cuda(tmp_path, precision):
     losses = [row["train_loss"] for row in result.history]
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     payload = load_training_checkpoint(result.run_dir / "latest.pt")
-    assert bool(payload["scaler"]) == (precision == "amp_fp16")  # a grad scaler only for fp16
+    assert bool(payload["scaler"]) == (precision in ("amp", "amp_fp16"))  # a grad scaler only for fp16 (amp = fp16)
 
 
 class _FullSizePairs(torch.utils.data.Dataset):
@@ -223,7 +223,14 @@ def test_real_scale_preset_takes_a_step_and_saves(tmp_path):
 
     cfg = load_config(
         "pmc-oa-rn50-fusion4",
-        [f"output_dir={tmp_path}", "train.batch_size=2", "train.epochs=1", "train.device=cpu", "data.num_workers=0"],
+        [
+            f"output_dir={tmp_path}",
+            "train.batch_size=2",
+            "train.epochs=1",
+            "train.device=cpu",
+            "data.num_workers=0",
+            "model.text.init=",  # random BERT: no PubMedBERT download in tests
+        ],
     )
     result = run_training(cfg, datasets=(_FullSizePairs(), None))
     assert result.steps == 2

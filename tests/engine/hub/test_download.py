@@ -12,19 +12,20 @@ import huggingface_hub.constants
 import pytest
 
 from engine import paths
-from engine.errors import CancelledError, ChecksumError, DownloadError, OfflineError
+from engine.errors import CancelledError, ChecksumError, DownloadError, OfflineError, RemoteFileMissingError
 from engine.hub import (
     PMC_CLIP_EXTRACTED,
     PMC_CLIP_FULL_CHECKPOINT,
     PUBMEDBERT_TOKENIZER,
     RemoteFile,
+    UrlFile,
     cached_file_path,
     fetch,
     local_path,
 )
 from engine.hub import transfer as resumable_transfer
 from engine.hub.file_lock import exclusive_lock
-from tests.local_hub import ServedFile, start_local_hub
+from tests.local_hub import ServedFile, serving
 
 DATASET_PATH = "datasets/axiong/pmc_oa/resolve/main/"
 ENCODER = RemoteFile("axiong/pmc_oa", "image_encoder(resnet50).pth", repo_type="dataset")
@@ -32,19 +33,9 @@ ENCODER = RemoteFile("axiong/pmc_oa", "image_encoder(resnet50).pth", repo_type="
 
 @pytest.fixture
 def hub(monkeypatch):
-    """A local hub, with downloads switched on for this test only.
-
-    conftest sets HF_HUB_OFFLINE=1 for the whole suite, and huggingface_hub read it when first imported, so both
-    the variable and hub's cached constant are reset here.
-    """
-    hub, server = start_local_hub()
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(resumable_transfer, "_wait_before_retry", lambda attempt: None)  # no back-off in tests
-    yield hub
-    server.shutdown()
-    server.server_close()
+    """A local hub, with downloads switched on for this test only."""
+    with serving(monkeypatch) as hub:
+        yield hub
 
 
 def _payload(n_bytes: int, seed: int = 0) -> bytes:
@@ -346,3 +337,90 @@ def test_waiting_for_another_download_can_be_cancelled(hub):
         fetch(ENCODER, cancel=lambda: polls.append(1) or len(polls) > 2)
     assert hub.gets() == []
     assert fetch(ENCODER).read_bytes() == _payload(1000)
+
+
+# ------------------------------------------------------------------------------------------- plain-URL files
+
+ZENODO = "https://zenodo.org/records/10519652/files/breastmnist.npz?download=1"
+
+
+@pytest.fixture
+def mirror(hub):
+    return hub  # `serving` also points PMC_SEARCH_URL_MIRROR at it
+
+
+def test_url_file_is_fetched_from_the_mirror_into_the_target_with_its_md5_checked(mirror, tmp_path):
+    content = _payload(200_000, seed=3)
+    mirror.add_url(ZENODO, ServedFile(content))
+    file = UrlFile(ZENODO, "breastmnist.npz", md5=hashlib.md5(content).hexdigest())
+    reports = []
+
+    path = fetch(file, target=tmp_path / "medmnist" / "breastmnist.npz", progress=reports.append)
+
+    assert path == tmp_path / "medmnist" / "breastmnist.npz" and path.read_bytes() == content
+    assert mirror.gets("/zenodo.org/records/10519652/files/breastmnist.npz")
+    assert reports[-1].done_bytes == len(content)
+    record = json.loads(path.with_name(path.name + ".verified.json").read_text())
+    assert record["md5"] == hashlib.md5(content).hexdigest()
+    assert record["sha256"] == hashlib.sha256(content).hexdigest()
+    n_requests = len(mirror.log)
+    assert fetch(file, target=path) == path and len(mirror.log) == n_requests  # verified copy reused
+
+
+def test_url_file_with_the_wrong_md5_is_rejected_and_deleted(mirror, tmp_path):
+    mirror.add_url(ZENODO, ServedFile(b"not the published file"))
+    with pytest.raises(ChecksumError, match="md5"):
+        fetch(UrlFile(ZENODO, "breastmnist.npz", md5="0" * 32), target=tmp_path / "b.npz")
+    assert not any(tmp_path.glob("b.npz*[!k]"))  # neither the file nor its .part (the .lock may stay)
+
+
+def test_url_file_dropped_connection_resumes_with_a_range_request(mirror, tmp_path):
+    content = _payload(300_000, seed=4)
+    mirror.add_url(ZENODO, ServedFile(content, drop_after_bytes=100_000, drops_left=1))
+    path = fetch(UrlFile(ZENODO, "b.npz", sha256=hashlib.sha256(content).hexdigest()), target=tmp_path / "b.npz")
+    assert path.read_bytes() == content
+    assert [r.range for r in mirror.gets("breastmnist.npz")][-1] == "bytes=100000-"
+
+
+def test_url_file_without_announced_length_is_downloaded_and_recorded(mirror, tmp_path):
+    content = _payload(50_000, seed=5)
+    address = "https://files.osf.io/v1/resources/89kps/providers/osfstorage/?zip="
+    mirror.add_url(address, ServedFile(content, unknown_length=True))
+    path = fetch(UrlFile(address, "vqa_rad_osf.zip"), target=tmp_path / "osf.zip")
+    assert path.read_bytes() == content
+    assert json.loads((tmp_path / "osf.zip.verified.json").read_text())["sha256"] == hashlib.sha256(content).hexdigest()
+
+
+def test_missing_url_file_is_a_remote_file_missing_error(mirror, tmp_path):
+    with pytest.raises(RemoteFileMissingError, match="404"):
+        fetch(UrlFile(ZENODO, "b.npz"), target=tmp_path / "b.npz")
+
+
+def test_url_file_offline_names_the_address_and_the_target(tmp_path):
+    with pytest.raises(OfflineError) as info:
+        fetch(UrlFile(ZENODO, "b.npz"), target=tmp_path / "b.npz", offline=True)
+    assert ZENODO in str(info.value) and str(tmp_path / "b.npz") in str(info.value)
+
+
+def test_url_file_in_the_cache_lives_under_its_host(isolated_home):
+    path = cached_file_path(UrlFile(ZENODO, "breastmnist.npz"))
+    assert path.parts[-4:-2] == ("url", "zenodo.org") and path.name == "breastmnist.npz"
+
+
+@pytest.mark.parametrize("address", ["ftp://ftp.ncbi.nlm.nih.gov/pub/x.tar.gz", "file:///etc/passwd", "nohost"])
+def test_url_file_must_be_http(address, tmp_path):
+    with pytest.raises(DownloadError, match="http"):
+        fetch(UrlFile(address, "x"), target=tmp_path / "x", offline=True)
+
+
+def test_hand_placed_url_file_with_a_pinned_md5_is_accepted_once_hashed(tmp_path):
+    content = b"placed by hand"
+    (tmp_path / "b.npz").write_bytes(content)
+    file = UrlFile(ZENODO, "b.npz", md5=hashlib.md5(content).hexdigest())
+    assert fetch(file, target=tmp_path / "b.npz", offline=True) == tmp_path / "b.npz"
+    assert local_path(UrlFile(ZENODO, "b.npz", md5="1" * 32), target=tmp_path / "b.npz") is None
+
+
+def test_missing_hub_file_is_a_remote_file_missing_error(hub):
+    with pytest.raises(RemoteFileMissingError):
+        fetch(RemoteFile("microsoft/some-bert", "model.safetensors"))
