@@ -26,8 +26,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from engine.errors import ConfigError
+from engine.models.precision import autocast, needs_grad_scaler, training_autocast_dtype
 from trainer.checkpoint import capture_rng_state, restore_rng_state
 from trainer.config import RunConfig, to_dict
+from trainer.data import collate_pairs
 from trainer.distributed import (
     DistInfo,
     all_gather_object,
@@ -67,14 +69,6 @@ def set_text_dropout(model: nn.Module, p: float) -> None:
     model.text_encoder.config.attention_probs_dropout_prob = p
 
 
-_BATCH_KEYS = ("image", "input_ids", "mlm_labels", "substituted")
-
-
-def _default_collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Stack the keys the loop uses; `substituted` (an unreadable image replaced by the next pair) is optional."""
-    return {key: torch.stack([item[key] for item in items]) for key in _BATCH_KEYS if key in items[0]}
-
-
 class Trainer:
     """Owns the model (wrapped in DDP when distributed), optimizer, scaler and the step/epoch counters."""
 
@@ -109,12 +103,10 @@ class Trainer:
             self.model = DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=True)
         self.optimizer = build_optimizer(model, cfg.optim)
         self.device_type = torch.device(self.device).type
-        self.autocast_dtype, self.autocast_enabled = self._autocast_policy(t.precision)
-        self.scaler = torch.amp.GradScaler(
-            self.device_type, enabled=self.autocast_enabled and self.autocast_dtype == torch.float16
-        )
+        self.autocast_dtype = training_autocast_dtype(t.precision, self.device)
+        self.scaler = torch.amp.GradScaler(self.device_type, enabled=needs_grad_scaler(self.autocast_dtype))
         self.train_set = train_set
-        self.collate_fn = collate_fn or _default_collate
+        self.collate_fn = collate_fn or collate_pairs
         self.sampler = GlobalBatchSampler(
             len(train_set), t.batch_size, num_replicas=self.dist.world_size, rank=self.dist.rank, seed=t.seed
         )
@@ -133,21 +125,8 @@ class Trainer:
         self.on_progress = on_progress
         self.on_log = on_log
 
-    def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device_type, dtype=self.autocast_dtype, enabled=self.autocast_enabled)
-
-    def _autocast_policy(self, precision: str) -> tuple[torch.dtype, bool]:
-        if precision == "fp32":
-            return torch.float32, False
-        if precision == "amp_fp16":
-            return torch.float16, True
-        if precision == "amp_bf16":
-            return torch.bfloat16, True
-        # "amp": the reference's torch.cuda.amp.autocast (fp16) with a GradScaler. On the CPU it means fp32: CPU
-        # autocast is bf16-only, and without AMX bf16 is slower than fp32 (benchmarks.md).
-        if self.device_type == "cuda":
-            return torch.float16, True
-        return torch.float32, False
+    def autocast(self):
+        return autocast(self.device, self.autocast_dtype)
 
     # ------------------------------------------------------------------------------------------- one step
 

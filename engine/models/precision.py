@@ -4,6 +4,8 @@
 - MPS: fp16.
 - CPU: fp32, except where the CPU has native bf16 instructions (AVX512-BF16 or AMX); there bf16 is faster for the
   image tower's convolutions (measured in bench/encode_throughput.py), elsewhere it is emulated and slower.
+- Training follows the reference code instead (`training_autocast_dtype`): "amp" is fp16 with a GradScaler on
+  GPUs, whatever they support, and fp32 on the CPU; "amp_bf16" and "amp_fp16" force a dtype.
 
 Names are the strings settings and configs use ("bf16", "fp16"; None = full fp32).
 """
@@ -45,6 +47,27 @@ def device_autocast_dtype(device: str) -> str | None:
     if kind == "mps":
         return "fp16"
     return None
+
+
+TRAINING_PRECISIONS = ("fp32", "amp", "amp_fp16", "amp_bf16")
+
+
+def training_autocast_dtype(precision: str, device: str) -> str | None:
+    """The autocast dtype of a training precision setting on `device` (None = fp32). See the module docstring."""
+    if precision not in TRAINING_PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(TRAINING_PRECISIONS)}")
+    if precision == "amp_fp16":
+        return "fp16"
+    if precision == "amp_bf16":
+        return "bf16"
+    if precision == "amp" and device.split(":")[0] == "cuda":
+        return "fp16"  # the reference's torch.cuda.amp.autocast; CPU autocast is bf16-only, so "amp" is fp32 there
+    return None
+
+
+def needs_grad_scaler(dtype: str | None) -> bool:
+    """fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none."""
+    return dtype == "fp16"
 
 
 def autocast(device: str, dtype: str | None) -> contextlib.AbstractContextManager:

@@ -68,11 +68,13 @@ def test_text_lr_scale_scales_only_the_text_tower(tmp_path):
 
 
 def test_amp_means_fp16_with_a_grad_scaler_on_gpus_as_in_the_reference(tmp_path):
+    from engine.models.precision import needs_grad_scaler, training_autocast_dtype
     from trainer.train import Trainer
 
+    assert training_autocast_dtype("amp", "cuda:0") == "fp16" and needs_grad_scaler("fp16")
+    assert training_autocast_dtype("amp_bf16", "cuda:1") == "bf16" and not needs_grad_scaler("bf16")
+    assert training_autocast_dtype("amp", "cpu") is None and training_autocast_dtype("fp32", "cuda:0") is None
+    with pytest.raises(ValueError, match="unknown precision"):
+        training_autocast_dtype("half", "cuda:0")
     trainer = Trainer(tiny_run_config(tmp_path), build_model(tiny_run_config(tmp_path)), RandomPairs(8))
-    trainer.device_type = "cuda"  # the policy only reads the device type
-    assert trainer._autocast_policy("amp") == (torch.float16, True)
-    assert trainer._autocast_policy("amp_bf16") == (torch.bfloat16, True)
-    trainer.device_type = "cpu"
-    assert trainer._autocast_policy("amp") == (torch.float32, False)
+    assert trainer.autocast_dtype is None and not trainer.scaler.is_enabled()  # "fp32" on the CPU

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.models.precision import autocast, needs_grad_scaler, training_autocast_dtype
 from trainer.evaluate.encode import ModelSpec
 
 
@@ -55,12 +56,12 @@ class Amp:
     """The reference's mixed precision for fine-tuning on GPUs: fp16 autocast + GradScaler; fp32 on the CPU."""
 
     def __init__(self, device: torch.device):
-        self.enabled = device.type == "cuda"
-        self.device_type = device.type
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.enabled)
+        self.device = str(device)
+        self.dtype = training_autocast_dtype("amp", self.device)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=needs_grad_scaler(self.dtype))
 
     def autocast(self):
-        return torch.autocast(self.device_type, dtype=torch.float16, enabled=self.enabled)
+        return autocast(self.device, self.dtype)
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         self.scaler.scale(loss).backward()
