@@ -87,9 +87,7 @@ class WindowActions:
         name = f"{citation.bibtex_key(result)}{suffix}"
         path, _ = QFileDialog.getSaveFileName(self.window, "Save citation", name, f"Citation (*{suffix})")
         if path:
-            if fmt == "ris":
-                text = text + "\n" + citation.attribution(result) + "\n"
-            Path(path).write_text(text, encoding="utf-8")
+            Path(path).write_text(text, encoding="utf-8")  # the licence is inside the record (RIS N1, BibTeX)
             self.window.statusBar().showMessage(f"Saved {path}", 5000)
 
     # ---------------------------------------------------------------------------------------- dialogs
