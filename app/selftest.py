@@ -35,6 +35,17 @@ def _wait_for(app, condition, timeout_s: float, what: str) -> None:
         time.sleep(0.01)
 
 
+def _window_size(text: str | None) -> tuple[int, int]:
+    """"1024x700" → (1024, 700); the self-test's default is 1280×800."""
+    if not text:
+        return 1280, 800
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError as error:
+        raise SelftestFailure(f"--window-size wants WIDTHxHEIGHT, e.g. 1024x700, not {text!r}") from error
+    return width, height
+
+
 def _first_figure(folder: Path) -> Path | None:
     """A demo figure to drop as the image query (any image format the demo figures come in)."""
     from engine.imaging import is_image_path
@@ -74,10 +85,11 @@ def run_selftest(args, *, encoder_factory=None, timeout_s: float = 300.0) -> int
 
     from app import demo
     from app.gui_main import create_application
-    from app.library_opener import library_exists, library_opener
+    from app.library_opener import library_opener
     from app.settings import load_settings
     from app.ui.app_controller import AppController
     from app.ui.main_window import MainWindow
+    from engine.paths import is_library
 
     app = create_application()
     settings = load_settings()
@@ -86,7 +98,7 @@ def run_selftest(args, *, encoder_factory=None, timeout_s: float = 300.0) -> int
     library_dir = Path(args.library).expanduser() if getattr(args, "library", None) else None
     window = None
     try:
-        if library_dir is None or not library_exists(library_dir):
+        if library_dir is None or not is_library(library_dir):
             if library_dir is None:
                 temp_dir = Path(tempfile.mkdtemp(prefix="pmc-selftest-"))
                 library_dir = temp_dir / "library"
@@ -99,14 +111,14 @@ def run_selftest(args, *, encoder_factory=None, timeout_s: float = 300.0) -> int
 
         controller = AppController(library_opener(encoder_factory))
         window = MainWindow(controller, settings=settings.with_changes(library_path=str(library_dir)))
-        window.resize(1280, 800)
+        window.resize(*_window_size(getattr(args, "window_size", None)))
         window.show()
         opened = []
         window.controller.library_opened.connect(opened.append)
         failures = []
         window.controller.error.connect(failures.append)
         window.controller.library_locked.connect(lambda p: failures.append(f"library {p} is in use"))
-        window.controller.model_offline.connect(failures.append)
+        window.controller.model_missing.connect(failures.append)
         window.controller.open_library(library_dir, spec, device=settings.device, offline=settings.offline)
         _wait_for(app, lambda: opened or failures, timeout_s, "the library to open")
         if failures:

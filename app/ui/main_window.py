@@ -7,7 +7,6 @@ owns its settings, its actions and its pages; other code talks to it through its
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
 from pathlib import Path
 
@@ -29,28 +28,45 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import QueryImage, SearchState
+from app.model_names import describe_model
+from app.problems import Problem
 from app.settings import AppSettings, save_settings
 from app.ui.app_controller import AppController
+from app.ui.demo_banner import DemoBanner
 from app.ui.detail_pane import DetailPaneWidget
 from app.ui.filters_panel import FiltersWidget
 from app.ui.image_drop import ImageDropMixin
 from app.ui.library_panel import LibraryPanelWidget
-from app.ui.model_download import ModelDownloadDialog, offline_message
+from app.ui.loading_page import LoadingPage
+from app.ui.model_actions import ModelActions, PendingSources
+from app.ui.model_download import ModelDownloadDialog
 from app.ui.notice import NoticeBanner
+from app.ui.pane_layout import DETAIL_MIN, LEFT_MIN, plan_panes
 from app.ui.results_model import RESULT_ROLE, ResultsListModel, display_label
 from app.ui.results_view import ResultsGridView
 from app.ui.search_bar import SearchBarWidget
+from app.ui.status_bar import ElidedLabel, ElidingStatusBar
 from app.ui.thumbnails import ThumbnailCache
 from app.ui.window_actions import WindowActions, needs_reopen
 
 logger = logging.getLogger(__name__)
 
 PRODUCT_NAME = "PMC Figure Search"
-PAGE_EMPTY, PAGE_MESSAGE, PAGE_RESULTS = range(3)
+PAGE_EMPTY, PAGE_MESSAGE, PAGE_RESULTS, PAGE_LOADING = range(4)
+
+
+def window_title(info=None) -> str:
+    """"demo (read-only) — PMC Figure Search". It ends with the application's display name, so Qt does not add
+    the name a second time (it appends it to titles that do not end with it)."""
+    if info is None:
+        return PRODUCT_NAME
+    read_only = " (read-only)" if info.read_only else ""
+    return f"{Path(info.path).name}{read_only} — {PRODUCT_NAME}"
 
 
 class MainWindow(ImageDropMixin, QMainWindow):
     demo_requested = Signal()  # "Try the demo library" was clicked (gui_main builds the demo)
+    finished_closing = Signal()  # jobs stopped, library saved and closed: the process may end
 
     def __init__(
         self,
@@ -72,7 +88,14 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self._demo_available = demo_available
         self._download_dialog: ModelDownloadDialog | None = None
         self._closing = False
+        self._pending_settings: AppSettings | None = None  # adopted only once the library they open has opened
+        self._pending_sources: PendingSources | None = None  # added once the library being opened is open
+        self._failed_sources: PendingSources | None = None  # those of an open that just failed (for the choices)
+        self._browsing: str | None = None  # the collection shown without a query
+        self.startup_probe = None
         self.actions = WindowActions(self)
+        self.model_actions = ModelActions(self)
+        self.setStatusBar(ElidingStatusBar(self))
 
         self._build_actions()
         self._build_search_bar()
@@ -128,11 +151,14 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.message.setObjectName("pageMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
+        self.loading_page = LoadingPage()
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
         self.pages.addWidget(self.message)
         self.pages.addWidget(self.grid)
+        self.pages.addWidget(self.loading_page)
         self.notice = NoticeBanner()
+        self.demo_banner = DemoBanner()
 
     def _empty_page(self) -> QWidget:
         page = QWidget()
@@ -157,12 +183,13 @@ class MainWindow(ImageDropMixin, QMainWindow):
         center = QWidget()
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
+        center_layout.addWidget(self.demo_banner)
         center_layout.addWidget(self.notice)
         center_layout.addWidget(self.pages, 1)
 
         self.library_panel = LibraryPanelWidget(self.add_folder_action, self.import_pmc_action)
         self.filters = FiltersWidget()
-        left = QSplitter(Qt.Orientation.Vertical)
+        self.left_panel = left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.library_panel)
         left.addWidget(self.filters)
         left.setStretchFactor(0, 1)
@@ -175,8 +202,8 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([300, 980, 0])
         self.splitter.setChildrenCollapsible(False)
-        left.setMinimumWidth(250)
-        self.detail.setMinimumWidth(340)
+        left.setMinimumWidth(LEFT_MIN)
+        self.detail.setMinimumWidth(DETAIL_MIN)
         self.setCentralWidget(self.splitter)
 
     def _build_toolbar(self) -> None:
@@ -192,13 +219,16 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.addToolBar(toolbar)
 
     def _build_status_bar(self) -> None:
-        self.device_label = QLabel("Device: not loaded")
+        # Elided to what fits (full text in the tooltip): a long path or device reason never pushes others out.
+        self.device_label = ElidedLabel("Device: not loaded", elide=Qt.TextElideMode.ElideRight)
         self.device_label.setObjectName("deviceLabel")
-        self.library_label = QLabel("No library open")
+        self.device_label.setMaximumWidth(320)
+        self.library_label = ElidedLabel("No library open")
         self.library_label.setObjectName("libraryLabel")
-        self.statusBar().addPermanentWidget(self.library_label)  # permanent: messages never cover it
-        self.statusBar().addPermanentWidget(self.device_label)
-        self.statusBar().showMessage("Ready")
+        self.library_label.setMaximumWidth(360)
+        self.statusBar().addPermanentWidget(self.library_label, 1)  # permanent: messages never cover it
+        self.statusBar().addPermanentWidget(self.device_label, 1)
+        self.statusBar().show_idle()
 
     # ---------------------------------------------------------------------------------------- wiring
     def _connect(self) -> None:
@@ -207,16 +237,15 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.filters.changed.connect(self.update_query)
         c.library_opening.connect(self._on_library_opening)
         c.library_opened.connect(self._on_library_opened)
-        c.library_failed.connect(self._close_download_dialog)
-        c.library_failed.connect(self.show_library_state)
+        c.library_failed.connect(self._on_library_failed)
         c.library_closed.connect(self._on_library_closed)
         c.results_ready.connect(self._on_results)
         c.searching_changed.connect(self._on_searching)
         c.collections_changed.connect(self._on_collections)
         c.facets_changed.connect(self.filters.set_facets)
-        c.error.connect(self.show_error)
+        c.error.connect(self.show_problem)
         c.library_locked.connect(self.actions.offer_read_only)
-        c.model_offline.connect(self._on_model_offline)
+        c.model_missing.connect(self._on_model_missing)
         c.model_progress.connect(self._on_model_progress)
         self._connect_indexing()
         self.add_folder_action.triggered.connect(self._add_folder)
@@ -226,7 +255,9 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.detail.find_similar_requested.connect(self.find_similar)
         self.detail.copy_image_requested.connect(self.actions.copy_figure)
         self.detail.export_requested.connect(self.actions.export_citation)
-        self.detail.close_requested.connect(self.detail.hide)
+        self.detail.close_requested.connect(self.close_detail)
+        self.demo_banner.get_model_requested.connect(lambda: self.model_actions.get_pmc_clip())
+        self.demo_banner.local_checkpoint_requested.connect(lambda: self.model_actions.use_local_checkpoint())
 
     def _connect_indexing(self) -> None:
         c, indexing = self.controller, self.library_panel.indexing
@@ -240,25 +271,40 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.library_panel.remove_requested.connect(self._remove_collection)
 
     # ---------------------------------------------------------------------------------------- messages
+    def show_problem(self, problem: Problem) -> None:
+        """The one place errors are shown: a plain sentence in the banner above the results, details under it."""
+        self.notice.show_problem(problem, "error")
+        if self.statusBar().currentMessage() == "Searching…":
+            self.statusBar().show_idle()
+
     def show_error(self, text: str) -> None:
-        """The one place errors are shown: plain text (escaped here), in the banner above the results."""
-        self.notice.show_message(html.escape(text), "error")
+        self.show_problem(Problem(text))
 
     def show_info(self, text: str) -> None:
-        self.notice.show_message(html.escape(text), "info")
+        self.notice.show_message(text, "info")
 
     # ---------------------------------------------------------------------------------------- settings
     def apply_settings(self, new: AppSettings) -> None:
-        """Adopt and remember new settings; reopen the library when the change concerns it."""
-        old, self.settings = self.settings, new
-        save_settings(new)
+        """Adopt and remember new settings. A change that reopens the library is adopted only once the library
+        has opened with them: a failed switch leaves the previous library open and the settings as they were."""
+        old = self.settings
         if needs_reopen(old, new) and (self.controller.library is not None or new.library_dir != old.library_dir):
-            self.open_library(new.library_dir)
+            self._pending_settings = new
+            self.controller.open_library(
+                new.library_dir, new.model_spec, device=new.device, offline=new.offline
+            )
+            return
+        self.settings = new
+        save_settings(new)
 
-    def open_library(self, path: Path, *, read_only: bool = False) -> None:
-        """Open `path` with the current settings' model, device and offline mode."""
+    def open_library(self, path: Path, *, read_only: bool = False, spec=None, then_add=None) -> None:
+        """Open `path` with the settings' device and offline mode; a new library there gets `spec` (default: the
+        settings' model). `then_add`: (sources, kind, name) to index once it is open."""
         s = self.settings
-        self.controller.open_library(path, s.model_spec, device=s.device, offline=s.offline, read_only=read_only)
+        self._pending_sources = then_add
+        self.controller.open_library(
+            path, spec or s.model_spec, device=s.device, offline=s.offline, read_only=read_only
+        )
 
     # ---------------------------------------------------------------------------------------- query
     def update_query(self) -> None:
@@ -269,10 +315,20 @@ class MainWindow(ImageDropMixin, QMainWindow):
             min_score=self.filters.min_score(),
             sort=self.filters.sort_order(),
         )
+        self._browsing = None
         self.controller.set_state(state)
         if state.is_empty:
             self.show_library_state()
 
+    def browse_collection(self, collection_id: int) -> None:
+        """Show a collection's figures without a query (a query typed afterwards searches the whole library)."""
+        info = next((c for c in (self.library_info.collections if self.library_info else ()) if c.id == collection_id),
+                    None)
+        if info is None:
+            return
+        self.search_bar.clear()
+        self._browsing = info.name
+        self.controller.browse(collection_id)
     def set_query_image(self, image: QueryImage) -> None:
         self.notice.hide()
         self.search_bar.set_image(image)
@@ -289,12 +345,21 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.search_field.selectAll()
 
     def clear_query(self) -> None:
+        """Esc: the query, a browsed collection and the detail pane all go; the library's overview comes back."""
         self.search_bar.clear()
+        self.close_detail()
+        if self._browsing is not None:
+            self._browsing = None
+            self.controller.requests.invalidate("search")
+            self.results_model.set_results([])
+            self.show_library_state()
         self.search_field.setFocus()
 
     def _on_searching(self, searching: bool) -> None:
         if searching:
             self.statusBar().showMessage("Searching…")
+        elif self.statusBar().currentMessage() == "Searching…":
+            self.statusBar().show_idle()  # a search that failed or was superseded must not leave this behind
 
     def _on_results(self, request_id: int, page) -> None:
         if page is None:
@@ -303,8 +368,12 @@ class MainWindow(ImageDropMixin, QMainWindow):
             return
         self.results_model.set_results(page.results)
         n = len(page.results)
-        capped = " (the best matches; refine the query to see others)" if n >= self.controller.state.limit else ""
-        self.statusBar().showMessage(f"{n:,} figure(s) in {page.elapsed_ms:.0f} ms{capped}", 8000)
+        if self._browsing is not None:
+            more = f" (the first {n:,} of {page.total_candidates:,})" if page.total_candidates > n else ""
+            self.statusBar().showMessage(f"Collection “{self._browsing}”: {page.total_candidates:,} figures{more}")
+        else:
+            capped = " (the best matches; refine the query to see others)" if n >= self.controller.state.limit else ""
+            self.statusBar().showMessage(f"{n:,} figure(s) in {page.elapsed_ms:.0f} ms{capped}", 8000)
         if n:
             self._set_page(PAGE_RESULTS)
             self.grid.setCurrentIndex(self.results_model.index(0))
@@ -343,8 +412,22 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.detail.show_result(result, self.search_bar.text)
         if not self.detail.isVisible():
             self.detail.show()
-            total = sum(self.splitter.sizes())
-            self.splitter.setSizes([280, max(400, total - 280 - 440), 440])
+            self.fit_panes()
+
+    def close_detail(self) -> None:
+        if self.detail.isVisible():
+            self.detail.hide()
+            self.fit_panes()
+
+    def fit_panes(self) -> None:
+        """Share the width so the grid keeps two columns of cards (see app/ui/pane_layout.py)."""
+        sizes = plan_panes(self.splitter.width(), self.grid.gridSize().width(), self.detail.isVisible())
+        self.left_panel.setVisible(sizes.left > 0)
+        self.splitter.setSizes([sizes.left, sizes.centre, sizes.detail])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_panes()
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if self.detail.isVisible() and current.isValid():
@@ -356,38 +439,75 @@ class MainWindow(ImageDropMixin, QMainWindow):
 
     # ---------------------------------------------------------------------------------------- library
     def _on_library_opened(self, info) -> None:
+        """Every part of the window shows this library from now on: nothing of the previous one stays."""
+        switched = self.library_info is None or Path(self.library_info.path) != Path(info.path)
         self.library_info = info
+        if switched:
+            self._forget_shown_library()
+        self._adopt_settings_for(info)
         reason = info.device_reason or ""
         self.device_label.setText(f"Device: {info.device or '?'}" + (f" — {reason}" if reason else ""))
-        self.device_label.setToolTip(reason)
-        self.statusBar().showMessage(f"Library {info.path} · model {info.model_id}", 10_000)
+        self.device_label.setToolTip(reason or self.device_label.full_text())
+        model = describe_model(info.model_spec)
+        self.statusBar().showMessage(f"Opened {Path(info.path).name} · {model.title}", 10_000)
         self.library_panel.summary.setText(f"{info.figures:,} figures · {info.path}")
         self.library_label.setText(f"Library: {info.path}")
-        read_only = " (read-only)" if info.read_only else ""
-        self.setWindowTitle(f"{PRODUCT_NAME} — {Path(info.path).name}{read_only}")
+        self.setWindowTitle(window_title(info))
+        self.search_field.setPlaceholderText(model.placeholder())
+        if model.is_demo:
+            self.demo_banner.show_for(model)
+        else:
+            self.demo_banner.hide()
         self._close_download_dialog()
-        if not info.read_only and str(info.path) != str(self.settings.library_dir):
-            self.settings = self.settings.with_changes(library_path=str(info.path))
-            save_settings(self.settings)  # the last library opens again next time
         for action in (self.add_folder_action, self.import_pmc_action, self.import_pmc_folder_action):
             action.setEnabled(not info.read_only)
         self.library_panel.remove_button.setVisible(not info.read_only)
         if self.search_bar.image is None and not self.search_bar.text:
             self.show_library_state()
+        pending, self._pending_sources = self._pending_sources, None
+        if pending is not None and not info.read_only:
+            self.controller.add_sources(*pending)
+
+    def _adopt_settings_for(self, info) -> None:
+        """Settings waiting for this open become the settings; the library opens again next time."""
+        if self._pending_settings is not None and Path(self._pending_settings.library_dir) == Path(info.path):
+            self.settings = self._pending_settings
+        self._pending_settings = None
+        if not info.read_only and Path(info.path) != Path(self.settings.library_dir):
+            self.settings = self.settings.with_changes(library_path=str(info.path))
+        save_settings(self.settings)
+
+    def _forget_shown_library(self) -> None:
+        """Results, detail, browsed collection and collections list of the library shown until now."""
+        self.controller.requests.invalidate("search")
+        self.results_model.set_results([])
+        self.detail.hide()
+        self._browsing = None
+        self.library_panel.set_collections([])
+        self.filters.set_collections([])
 
     def _on_library_opening(self, path: str) -> None:
         self.statusBar().showMessage(f"Opening library {path} …")
-        self.message.setText(
-            "<h2>Opening the library…</h2><p>Loading the search model. The first time, its weights are "
-            "downloaded (about 600 MB); afterwards this takes a few seconds.</p>"
-        )
-        self._set_page(PAGE_MESSAGE)
+        if self.library_info is None:  # a switch keeps showing the open library until the new one is ready
+            self.loading_page.show_opening(Path(path))
+            self._set_page(PAGE_LOADING)
+
+    def _on_library_failed(self) -> None:
+        """The open failed: the settings stay as they were, and the window shows what is open (if anything)."""
+        self._pending_settings = None
+        self._failed_sources, self._pending_sources = self._pending_sources, None
+        self._close_download_dialog()
+        self.statusBar().show_idle()
+        self.show_library_state()
 
     def _on_library_closed(self) -> None:
         self.library_info = None
+        self._forget_shown_library()
         self.library_label.setText("No library open")
-        self.setWindowTitle(PRODUCT_NAME)
-        self.results_model.set_results([])
+        self.library_panel.summary.setText("No library open")
+        self.device_label.setText("Device: not loaded")
+        self.demo_banner.hide()
+        self.setWindowTitle(window_title(None))
         self.show_library_state()
 
     def _on_collections(self, collections) -> None:
@@ -409,39 +529,41 @@ class MainWindow(ImageDropMixin, QMainWindow):
             self, "Import PMC articles", "", "PMC articles (*.tar.gz *.tgz *.nxml *.xml);;All files (*)"
         )
         if files:
-            self.add_sources([Path(f) for f in files], "auto")
+            self.import_pmc_files([Path(f) for f in files])
+
+    def import_pmc_files(self, files: list[Path]) -> None:
+        """Packages imported in one action become ONE collection, named by the user."""
+        name = None
+        if len(files) > 1:
+            name = self.actions.ask_text(
+                f"Name the collection for these {len(files)} articles:", default=f"{len(files)} PMC articles"
+            )
+            if name is None:
+                return
+        self.add_sources(files, "auto", name or None)
 
     def _import_pmc_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import a PMC article folder (or a folder of packages)")
         if folder:
             self.add_sources([Path(folder)], "auto")
 
-    def add_sources(self, sources: list[Path], kind: str) -> None:
-        """Index `sources`; with no library open yet, the settings' library is opened (or created) first."""
-        controller = self.controller
-        if controller.library is not None:
-            controller.add_sources(sources, kind)
+    def add_sources(self, sources: list[Path], kind: str, name: str | None = None) -> None:
+        """Index `sources` (several: one collection called `name`); with no library open yet, the settings'
+        library is opened (or created) first, and a missing model then offers its ways out."""
+        if self.controller.library is not None:
+            self.controller.add_sources(sources, kind, name)
             return
-
-        def opened(_info):
-            disconnect()
-            controller.add_sources(sources, kind)
-
-        def disconnect():
-            controller.library_opened.disconnect(opened)
-            controller.library_failed.disconnect(disconnect)  # a failed open must not run this on a later one
-
-        controller.library_opened.connect(opened)
-        controller.library_failed.connect(disconnect)
-        self.open_library(self.settings.library_dir)
+        self.open_library(self.settings.library_dir, then_add=(list(sources), kind, name))
 
     def _remove_collection(self, collection_id: int) -> None:
         if self.actions.ask_yes_no("Remove this collection from the library? The files on disk stay."):
             self.controller.remove_collection(collection_id)
 
-    def _on_model_offline(self, message: str) -> None:
+    def _on_model_missing(self, problem: Problem) -> None:
+        """No dead end: download it, use a checkpoint file, or the demo model (continuing what the user began)."""
         self._close_download_dialog()
-        self.notice.show_message(offline_message(message), "error")
+        pending, self._failed_sources = self._failed_sources, None
+        self.model_actions.offer_choices(problem, pending)
 
     def _on_model_progress(self, progress) -> None:
         if self._download_dialog is None:
@@ -477,10 +599,12 @@ class MainWindow(ImageDropMixin, QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._closing:
             super().closeEvent(event)
+            self.finished_closing.emit()  # hidden windows do not count as "last window closed": say it
             return
         # Saving a big library's index takes seconds: hide now, finish in a worker, then really close.
         self._closing = True
         self.actions.remember_window()
+        self.model_actions.shutdown()
         self.thumbnails.shutdown()
         self.detail.shutdown()
         event.ignore()

@@ -37,6 +37,7 @@ from engine.library import queries
 from engine.library.ingest import IngestJob, SourceSpec, collect_garbage, run_ingest
 from engine.library.live_index import LiveIndex
 from engine.library.lock import LibraryLock
+from engine.paths import CATALOG_FILE, is_library
 from engine.prompt_vectors import CachedPromptEncoder
 from engine.search import Searcher, build_query_vector, keyword_text
 from engine.search.captions import captions_for_vector
@@ -61,13 +62,8 @@ from engine.types import (
 
 logger = logging.getLogger(__name__)
 
-CATALOG_FILE = "catalog.sqlite"
 LOCK_FILE = "library.lock"
 MEDIA_DIR = "media"
-
-
-def is_library(path: str | Path) -> bool:
-    return (Path(path) / CATALOG_FILE).is_file()
 
 
 def _source_paths(source: str | Path | Sequence[str | Path]) -> list[Path]:

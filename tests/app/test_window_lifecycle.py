@@ -54,22 +54,32 @@ def test_a_library_held_by_another_instance_is_refused_then_opened_read_only(mak
             window.actions.locked_box.done(QMessageBox.StandardButton.Cancel)
 
 
-def test_offline_model_gives_a_clear_explanation(qtbot, tmp_path):
+def test_a_missing_model_offers_download_checkpoint_or_demo_in_plain_words(qtbot, tmp_path):
     from app.ui.app_controller import AppController
-    from app.ui.main_window import MainWindow
-    from engine.errors import OfflineError
+    from app.ui.main_window import PAGE_EMPTY, MainWindow
+    from engine.errors import DownloadError, OfflineError
+
+    errors = [OfflineError("text_encoder.pth is not in /cache/pmc_oa; set HF_ENDPOINT or unset HF_HUB_OFFLINE"),
+              DownloadError("cannot reach huggingface.co (set HF_ENDPOINT to use a mirror)")]
 
     def opener(*args, **kwargs):
-        raise OfflineError("text_encoder.pth is not in /cache/pmc_oa and downloads are off")
+        raise errors.pop(0)
 
     window = MainWindow(AppController(opener))
     qtbot.addWidget(window)
     window.show()
-    window.controller.open_library(tmp_path / "lib", window.settings.model_spec)
-    qtbot.waitUntil(window.notice.isVisible, timeout=3000)
-    text = window.notice.text
-    assert "text_encoder.pth" in text and "pmc-search download" in text and "Local checkpoint" in text
-    assert window.pages.currentIndex() == 0  # back to the empty state, not stuck on "Opening the library…"
+    for _ in range(2):  # offline, and online without a connection
+        window.add_sources([tmp_path], "folder")  # "Add folder…" on a fresh library
+        qtbot.waitUntil(window.notice.isVisible, timeout=3000)
+        text = window.notice.text
+        assert "not on this computer" in text or "could not be downloaded" in text
+        assert "HF_" not in text and "environment" not in text and "pmc-search" not in text  # nothing to type
+        assert "text_encoder.pth" in window.notice.details or "huggingface.co" in window.notice.details
+        buttons = [b.text() for b in window.notice.action_buttons()]
+        assert buttons == ["Download PMC-CLIP (≈590 MB)", "Use a local checkpoint…", "Use the demo model"]
+        assert window.pages.currentIndex() == PAGE_EMPTY  # not stuck on "Opening the library…"
+        assert window.statusBar().currentMessage() == "Ready"
+        window.notice.hide()
 
 
 def test_model_download_progress_shows_a_dialog(make_window, qtbot):
