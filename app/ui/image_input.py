@@ -41,6 +41,11 @@ def preview_of(image: Image.Image) -> Image.Image:
     return small
 
 
+def preview_from_file(path: Path) -> Image.Image:
+    """The chip's preview of a figure already in the library (runs in a worker)."""
+    return preview_of(open_image(path))
+
+
 def local_image_path(path: Path) -> Path:
     """The cheap checks, on the GUI thread: a folder or a vanished file is refused at once."""
     path = Path(path)

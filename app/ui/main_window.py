@@ -34,8 +34,10 @@ from app.settings import AppSettings, save_settings
 from app.ui.app_controller import AppController
 from app.ui.demo_banner import DemoBanner
 from app.ui.detail_pane import DetailPaneWidget
+from app.ui.figure_viewer import FigureViewerWindow
 from app.ui.filters_panel import FiltersWidget
 from app.ui.image_drop import ImageDropMixin
+from app.ui.image_input import preview_from_file
 from app.ui.library_panel import LibraryPanelWidget
 from app.ui.loading_page import LoadingPage
 from app.ui.model_actions import ModelActions, PendingSources
@@ -92,6 +94,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self._pending_sources: PendingSources | None = None  # added once the library being opened is open
         self._failed_sources: PendingSources | None = None  # those of an open that just failed (for the choices)
         self._browsing: str | None = None  # the collection shown without a query
+        self.viewer: FigureViewerWindow | None = None
         self.startup_probe = None
         self.actions = WindowActions(self)
         self.model_actions = ModelActions(self)
@@ -256,6 +259,11 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.detail.copy_image_requested.connect(self.actions.copy_figure)
         self.detail.export_requested.connect(self.actions.export_citation)
         self.detail.close_requested.connect(self.close_detail)
+        # Double-click or Enter on the detail image opens the viewer (the image takes focus for the Enter).
+        self.detail.image_label.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.detail.image_label.setToolTip("Double-click or press Enter to open the figure viewer (zoom, pan, full "
+                                           "screen)")
+        self.detail.image_label.installEventFilter(self)
         self.demo_banner.get_model_requested.connect(lambda: self.model_actions.get_pmc_clip())
         self.demo_banner.local_checkpoint_requested.connect(lambda: self.model_actions.use_local_checkpoint())
 
@@ -269,6 +277,9 @@ class MainWindow(ImageDropMixin, QMainWindow):
         indexing.pause_toggled.connect(lambda paused: c.pause_ingest() if paused else c.resume_ingest())
         indexing.cancel_requested.connect(c.cancel_ingest)
         self.library_panel.remove_requested.connect(self._remove_collection)
+        self.library_panel.resume_requested.connect(c.resume_collection)
+        self.library_panel.browse_requested.connect(self.browse_collection)
+        c.ingest_running_changed.connect(self.library_panel.set_indexing)
 
     # ---------------------------------------------------------------------------------------- messages
     def show_problem(self, problem: Problem) -> None:
@@ -334,11 +345,18 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.search_bar.set_image(image)
 
     def find_similar(self, result) -> None:
-        """Figures like this one, from its stored vector (nothing is re-encoded)."""
-        self.set_query_image(
-            QueryImage(label=f"Similar to {display_label(result)}", path=Path(result.image_path),
-                       figure_id=result.figure_id)
-        )
+        """Figures like this one, from its stored vector (nothing is re-encoded); the chip's preview is decoded by
+        the engine in a worker and follows (a file that is gone still searches, without a preview)."""
+        image = QueryImage(label=f"Similar to {display_label(result)}", path=Path(result.image_path),
+                           figure_id=result.figure_id)
+        self.set_query_image(image)
+
+        def add_preview(preview) -> None:
+            if self.search_bar.image == image:
+                self.search_bar.chip.show_image(dataclasses.replace(image, preview=preview))
+
+        self.controller.run_job(preview_from_file, Path(result.image_path), on_return=add_preview,
+                                on_error=lambda error: logger.info("no preview for the chip: %s", error))
 
     def focus_search(self) -> None:
         self.search_field.setFocus()
@@ -575,7 +593,39 @@ class MainWindow(ImageDropMixin, QMainWindow):
             self._download_dialog.close()
             self._download_dialog = None
 
+    def open_viewer(self) -> FigureViewerWindow | None:
+        """The figure in the detail pane at full size, with the other results one key away."""
+        results = self.results_model.results()
+        current = self.detail.result
+        if current is None:
+            return None
+        rows = [i for i, r in enumerate(results) if r.figure_id == current.figure_id]
+        if not rows:
+            results, rows = [current], [0]
+        viewer = FigureViewerWindow(results, rows[0], self.controller.run_job, self)
+        viewer.current_changed.connect(self._viewer_moved)
+        viewer.show()
+        self.viewer = viewer
+        return viewer
+
+    def _viewer_moved(self, row: int) -> None:
+        index = self.results_model.index(row)
+        if index.isValid():
+            self.grid.setCurrentIndex(index)
+
+    def _detail_image_event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseButtonDblClick:
+            self.open_viewer()
+            return True
+        if event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.open_viewer()
+            return True
+        return False
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        detail = getattr(self, "detail", None)  # events arrive while the window is still being built
+        if detail is not None and watched is detail.image_label and self._detail_image_event(event):
+            return True
         if watched is self.search_field and event.type() == QEvent.Type.KeyPress:
             if event.matches(QKeySequence.StandardKey.Paste) and self.paste_image():
                 return True  # an image on the clipboard becomes the query image instead of text
