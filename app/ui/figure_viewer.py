@@ -289,6 +289,10 @@ class FigureViewerWindow(QWidget):
         else:
             self.showFullScreen()
 
+    def closeEvent(self, event) -> None:
+        self._request += 1  # a figure still decoding arrives after the window is gone: drop it
+        super().closeEvent(event)
+
     def _escape(self) -> None:
         if self.isFullScreen():
             self.showNormal()

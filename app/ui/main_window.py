@@ -45,7 +45,7 @@ from app.ui.model_download import ModelDownloadDialog
 from app.ui.notice import NoticeBanner
 from app.ui.pane_layout import DETAIL_MIN, LEFT_MIN, plan_panes
 from app.ui.results_model import RESULT_ROLE, ResultsListModel, display_label
-from app.ui.results_view import ResultsGridView
+from app.ui.results_view import CARD_WIDTH, ResultsGridView
 from app.ui.search_bar import SearchBarWidget
 from app.ui.status_bar import ElidedLabel, ElidingStatusBar
 from app.ui.thumbnails import ThumbnailCache
@@ -439,7 +439,10 @@ class MainWindow(ImageDropMixin, QMainWindow):
 
     def fit_panes(self) -> None:
         """Share the width so the grid keeps two columns of cards (see app/ui/pane_layout.py)."""
-        sizes = plan_panes(self.splitter.width(), self.grid.gridSize().width(), self.detail.isVisible())
+        handles = self.splitter.handleWidth() * 2
+        chrome = self.grid.verticalScrollBar().sizeHint().width() + 2 * self.grid.frameWidth() + 4 + handles
+        cell = CARD_WIDTH + 8  # the narrowest grid cell (the view widens cells to fill its width)
+        sizes = plan_panes(self.splitter.width(), cell, self.detail.isVisible(), chrome)
         self.left_panel.setVisible(sizes.left > 0)
         self.splitter.setSizes([sizes.left, sizes.centre, sizes.detail])
 
@@ -604,9 +607,13 @@ class MainWindow(ImageDropMixin, QMainWindow):
             results, rows = [current], [0]
         viewer = FigureViewerWindow(results, rows[0], self.controller.run_job, self)
         viewer.current_changed.connect(self._viewer_moved)
+        viewer.destroyed.connect(self._viewer_closed)
         viewer.show()
         self.viewer = viewer
         return viewer
+
+    def _viewer_closed(self) -> None:
+        self.viewer = None
 
     def _viewer_moved(self, row: int) -> None:
         index = self.results_model.index(row)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LEFT_WIDTH, LEFT_MIN = 290, 220
-DETAIL_WIDTH, DETAIL_MIN = 440, 280
+LEFT_WIDTH, LEFT_MIN = 290, 250
+DETAIL_WIDTH, DETAIL_MIN = 440, 340  # below 340 px the detail's buttons and links are cut off
 MIN_COLUMNS = 2
 
 
