@@ -46,12 +46,17 @@ def start_demo(window: MainWindow, spec: ModelSpec) -> None:
     demo.write_demo_figures(figures)
     controller = window.controller  # the window remembers the demo library as the one to reopen once it opens
 
-    def opened(_info):
+    def opened(info):
+        disconnect()
+        if not info.figures:  # a demo library built before is only reopened
+            controller.add_sources([figures], "folder", "Demo figures")
+
+    def disconnect():
         controller.library_opened.disconnect(opened)
-        if not window.library_panel.collections.count():
-            controller.add_sources([figures], "folder")
+        controller.library_failed.disconnect(disconnect)  # a failed open must not add demo figures to a later one
 
     controller.library_opened.connect(opened)
+    controller.library_failed.connect(disconnect)
     controller.open_library(demo.demo_library_dir(), spec, device=window.settings.device)
 
 

@@ -174,3 +174,22 @@ def start_local_hub() -> tuple[LocalHub, ThreadingHTTPServer]:
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True, name="local-hub").start()
     return hub, server
+
+
+def online_local_hub(monkeypatch):
+    """A local hub for one test, with downloads switched on for that test only (a generator for a fixture).
+
+    conftest sets HF_HUB_OFFLINE=1 for the whole suite, and huggingface_hub read it when first imported, so both
+    the variable and hub's cached constant are reset here.
+    """
+    import huggingface_hub.constants
+
+    hub, server = start_local_hub()
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    try:
+        yield hub
+    finally:
+        server.shutdown()
+        server.server_close()

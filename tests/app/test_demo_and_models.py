@@ -6,14 +6,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import huggingface_hub.constants
 import pytest
 
 from app.demo import demo_model_spec
 from engine.hub import MODEL_FILES
 from engine.types import ModelSpec
 from tests.app.fake_library import FakeLibrary, fake_opener
-from tests.local_hub import ServedFile, start_local_hub
+from tests.local_hub import ServedFile, online_local_hub
 
 pytestmark = pytest.mark.gui
 
@@ -75,17 +74,12 @@ def test_the_loading_page_names_the_library_and_promises_no_download(qtbot, tmp_
 @pytest.fixture
 def model_hub(monkeypatch):
     """The PMC-CLIP files on a local hub (small stand-ins), downloads switched on for this test only."""
-    hub, server = start_local_hub()
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    for n, remote in enumerate(MODEL_FILES["pmc-clip"]):
-        prefix = "datasets/" if remote.repo_type == "dataset" else ""
-        content = hashlib.sha256(str(n).encode()).digest() * 4096  # 128 KiB each
-        hub.add(f"{prefix}{remote.repo_id}/resolve/main/{remote.filename}", ServedFile(content))
-    yield hub
-    server.shutdown()
-    server.server_close()
+    for hub in online_local_hub(monkeypatch):
+        for n, remote in enumerate(MODEL_FILES["pmc-clip"]):
+            prefix = "datasets/" if remote.repo_type == "dataset" else ""
+            content = hashlib.sha256(str(n).encode()).digest() * 4096  # 128 KiB each
+            hub.add(f"{prefix}{remote.repo_id}/resolve/main/{remote.filename}", ServedFile(content))
+        yield hub
 
 
 def test_get_pmc_clip_downloads_with_progress_then_opens_a_library_for_it(qtbot, model_hub, figures_dir, tmp_path):

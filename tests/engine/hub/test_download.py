@@ -24,7 +24,7 @@ from engine.hub import (
 )
 from engine.hub import transfer as resumable_transfer
 from engine.hub.file_lock import exclusive_lock
-from tests.local_hub import ServedFile, start_local_hub
+from tests.local_hub import ServedFile, online_local_hub
 
 DATASET_PATH = "datasets/axiong/pmc_oa/resolve/main/"
 ENCODER = RemoteFile("axiong/pmc_oa", "image_encoder(resnet50).pth", repo_type="dataset")
@@ -32,19 +32,9 @@ ENCODER = RemoteFile("axiong/pmc_oa", "image_encoder(resnet50).pth", repo_type="
 
 @pytest.fixture
 def hub(monkeypatch):
-    """A local hub, with downloads switched on for this test only.
-
-    conftest sets HF_HUB_OFFLINE=1 for the whole suite, and huggingface_hub read it when first imported, so both
-    the variable and hub's cached constant are reset here.
-    """
-    hub, server = start_local_hub()
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    """A local hub, with downloads switched on for this test only."""
     monkeypatch.setattr(resumable_transfer, "_wait_before_retry", lambda attempt: None)  # no back-off in tests
-    yield hub
-    server.shutdown()
-    server.server_close()
+    yield from online_local_hub(monkeypatch)
 
 
 def _payload(n_bytes: int, seed: int = 0) -> bytes:
