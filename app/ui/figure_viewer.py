@@ -15,8 +15,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPainter, QPixmap, QShortcut
 from PySide6.QtWidgets import (
@@ -33,6 +33,9 @@ from PySide6.QtWidgets import (
 
 from app.problems import describe_error
 from app.ui.results_model import display_label
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ CT_PRESETS = (
 
 def presets_for(grey) -> list[WindowPreset]:
     """The file's window, the full range of its values, and for CT the usual ones."""
+    import numpy as np
+
     values = grey.values[np.isfinite(grey.values)]
     lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
     presets = [WindowPreset("As stored in the file", None, None),
@@ -71,8 +76,8 @@ def presets_for(grey) -> list[WindowPreset]:
 class LoadedFigure:
     """What a worker hands back: an 8-bit image to show, or a DICOM's values to window on the GUI thread."""
 
-    rgb: np.ndarray | None = None  # [h, w, 3] uint8
-    grey: object = None  # engine.imaging.DicomGrey
+    rgb: Any = None  # numpy [h, w, 3] uint8
+    grey: Any = None  # engine.imaging.DicomGrey
 
 
 def load_figure(path: Path) -> LoadedFigure:
@@ -83,10 +88,14 @@ def load_figure(path: Path) -> LoadedFigure:
         grey = read_dicom_grey(path)
         if grey is not None:
             return LoadedFigure(grey=grey)
+    import numpy as np
+
     return LoadedFigure(rgb=np.asarray(open_image(path)))
 
 
 def qimage_from_array(array: np.ndarray) -> QImage:
+    import numpy as np
+
     array = np.ascontiguousarray(array)
     height, width = array.shape[:2]
     if array.ndim == 2:

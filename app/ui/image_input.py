@@ -23,7 +23,6 @@ from PySide6.QtGui import QImage
 from app.controller import QueryImage
 from app.problems import image_problem
 from engine.errors import ImageDecodeError, UserInputError
-from engine.imaging import image_from_bytes, is_image_path, open_image
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +42,8 @@ def preview_of(image: Image.Image) -> Image.Image:
 
 def preview_from_file(path: Path) -> Image.Image:
     """The chip's preview of a figure already in the library (runs in a worker)."""
+    from engine.imaging import open_image
+
     return preview_of(open_image(path))
 
 
@@ -58,6 +59,8 @@ def local_image_path(path: Path) -> Path:
 
 def load_query_image(path: Path) -> QueryImage:
     """Decode a dropped file with the engine (in a worker) and make the chip's preview."""
+    from engine.imaging import is_image_path, open_image
+
     path = local_image_path(path)
     if not is_image_path(path) and not _pillow_knows(path):
         raise UserInputError(
@@ -134,6 +137,8 @@ def download_query_image(url: str) -> QueryImage:
         raise UserInputError("The dropped image could not be downloaded. Check the internet connection.") from error
     if len(data) > MAX_DOWNLOAD_BYTES:
         raise UserInputError("The dropped image is larger than 50 MB.")
+    from engine.imaging import image_from_bytes
+
     name = QUrl(url).fileName() or url
     try:
         pil = image_from_bytes(data, name)  # the engine's decoding: DICOM, 16-bit, size limits

@@ -10,11 +10,10 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -28,9 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import QueryImage, SearchState
-from app.model_names import describe_model
 from app.problems import Problem
-from app.settings import AppSettings, save_settings
+from app.settings import AppSettings
 from app.ui.app_controller import AppController
 from app.ui.demo_banner import DemoBanner
 from app.ui.detail_pane import DetailPaneWidget
@@ -43,30 +41,22 @@ from app.ui.loading_page import LoadingPage
 from app.ui.model_actions import ModelActions, PendingSources
 from app.ui.model_download import ModelDownloadDialog
 from app.ui.notice import NoticeBanner
-from app.ui.pane_layout import DETAIL_MIN, LEFT_MIN, plan_panes
-from app.ui.results_model import RESULT_ROLE, ResultsListModel, display_label
-from app.ui.results_view import CARD_WIDTH, ResultsGridView
+from app.ui.pane_layout import DETAIL_MIN, LEFT_MIN
+from app.ui.results_model import ResultsListModel, display_label
+from app.ui.results_view import ResultsGridView
 from app.ui.search_bar import SearchBarWidget
 from app.ui.status_bar import ElidedLabel, ElidingStatusBar
 from app.ui.thumbnails import ThumbnailCache
-from app.ui.window_actions import WindowActions, needs_reopen
+from app.ui.window_actions import WindowActions
+from app.ui.window_detail import WindowDetailMixin
+from app.ui.window_library import PRODUCT_NAME, WindowLibraryMixin
 
 logger = logging.getLogger(__name__)
 
-PRODUCT_NAME = "PMC Figure Search"
 PAGE_EMPTY, PAGE_MESSAGE, PAGE_RESULTS, PAGE_LOADING = range(4)
 
 
-def window_title(info=None) -> str:
-    """"demo (read-only) — PMC Figure Search". It ends with the application's display name, so Qt does not add
-    the name a second time (it appends it to titles that do not end with it)."""
-    if info is None:
-        return PRODUCT_NAME
-    read_only = " (read-only)" if info.read_only else ""
-    return f"{Path(info.path).name}{read_only} — {PRODUCT_NAME}"
-
-
-class MainWindow(ImageDropMixin, QMainWindow):
+class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWindow):
     demo_requested = Signal()  # "Try the demo library" was clicked (gui_main builds the demo)
     finished_closing = Signal()  # jobs stopped, library saved and closed: the process may end
 
@@ -294,29 +284,6 @@ class MainWindow(ImageDropMixin, QMainWindow):
     def show_info(self, text: str) -> None:
         self.notice.show_message(text, "info")
 
-    # ---------------------------------------------------------------------------------------- settings
-    def apply_settings(self, new: AppSettings) -> None:
-        """Adopt and remember new settings. A change that reopens the library is adopted only once the library
-        has opened with them: a failed switch leaves the previous library open and the settings as they were."""
-        old = self.settings
-        if needs_reopen(old, new) and (self.controller.library is not None or new.library_dir != old.library_dir):
-            self._pending_settings = new
-            self.controller.open_library(
-                new.library_dir, new.model_spec, device=new.device, offline=new.offline
-            )
-            return
-        self.settings = new
-        save_settings(new)
-
-    def open_library(self, path: Path, *, read_only: bool = False, spec=None, then_add=None) -> None:
-        """Open `path` with the settings' device and offline mode; a new library there gets `spec` (default: the
-        settings' model). `then_add`: (sources, kind, name) to index once it is open."""
-        s = self.settings
-        self._pending_sources = then_add
-        self.controller.open_library(
-            path, spec or s.model_spec, device=s.device, offline=s.offline, read_only=read_only
-        )
-
     # ---------------------------------------------------------------------------------------- query
     def update_query(self) -> None:
         state = SearchState(
@@ -402,6 +369,10 @@ class MainWindow(ImageDropMixin, QMainWindow):
             )
             self._set_page(PAGE_MESSAGE)
 
+    def show_loading_page(self, path: Path) -> None:
+        self.loading_page.show_opening(path)
+        self._set_page(PAGE_LOADING)
+
     def _set_page(self, page: int) -> None:
         self.last_page = page
         self.pages.setCurrentIndex(page)
@@ -420,214 +391,6 @@ class MainWindow(ImageDropMixin, QMainWindow):
             "<p style='color:#56606e'>Ctrl+L search · arrows move · Enter opens · Ctrl+C copies · Esc clears</p>"
         )
         self._set_page(PAGE_MESSAGE)
-
-    # ---------------------------------------------------------------------------------------- detail
-    def open_detail(self, index: QModelIndex | None = None) -> None:
-        index = index if index is not None and index.isValid() else self.grid.currentIndex()
-        result = index.data(RESULT_ROLE) if index.isValid() else None
-        if result is None:
-            return
-        self.detail.show_result(result, self.search_bar.text)
-        if not self.detail.isVisible():
-            self.detail.show()
-            self.fit_panes()
-
-    def close_detail(self) -> None:
-        if self.detail.isVisible():
-            self.detail.hide()
-            self.fit_panes()
-
-    def fit_panes(self) -> None:
-        """Share the width so the grid keeps two columns of cards (see app/ui/pane_layout.py)."""
-        handles = self.splitter.handleWidth() * 2
-        chrome = self.grid.verticalScrollBar().sizeHint().width() + 2 * self.grid.frameWidth() + 4 + handles
-        cell = CARD_WIDTH + 8  # the narrowest grid cell (the view widens cells to fill its width)
-        sizes = plan_panes(self.splitter.width(), cell, self.detail.isVisible(), chrome)
-        self.left_panel.setVisible(sizes.left > 0)
-        self.splitter.setSizes([sizes.left, sizes.centre, sizes.detail])
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self.fit_panes()
-
-    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self.detail.isVisible() and current.isValid():
-            self.open_detail(current)
-
-    def current_result(self):
-        index = self.grid.currentIndex()
-        return index.data(RESULT_ROLE) if index.isValid() else None
-
-    # ---------------------------------------------------------------------------------------- library
-    def _on_library_opened(self, info) -> None:
-        """Every part of the window shows this library from now on: nothing of the previous one stays."""
-        switched = self.library_info is None or Path(self.library_info.path) != Path(info.path)
-        self.library_info = info
-        if switched:
-            self._forget_shown_library()
-        self._adopt_settings_for(info)
-        reason = info.device_reason or ""
-        self.device_label.setText(f"Device: {info.device or '?'}" + (f" — {reason}" if reason else ""))
-        self.device_label.setToolTip(reason or self.device_label.full_text())
-        model = describe_model(info.model_spec)
-        self.statusBar().showMessage(f"Opened {Path(info.path).name} · {model.title}", 10_000)
-        self.library_panel.summary.setText(f"{info.figures:,} figures · {info.path}")
-        self.library_label.setText(f"Library: {info.path}")
-        self.setWindowTitle(window_title(info))
-        self.search_field.setPlaceholderText(model.placeholder())
-        if model.is_demo:
-            self.demo_banner.show_for(model)
-        else:
-            self.demo_banner.hide()
-        self._close_download_dialog()
-        for action in (self.add_folder_action, self.import_pmc_action, self.import_pmc_folder_action):
-            action.setEnabled(not info.read_only)
-        self.library_panel.remove_button.setVisible(not info.read_only)
-        if self.search_bar.image is None and not self.search_bar.text:
-            self.show_library_state()
-        pending, self._pending_sources = self._pending_sources, None
-        if pending is not None and not info.read_only:
-            self.controller.add_sources(*pending)
-
-    def _adopt_settings_for(self, info) -> None:
-        """Settings waiting for this open become the settings; the library opens again next time."""
-        if self._pending_settings is not None and Path(self._pending_settings.library_dir) == Path(info.path):
-            self.settings = self._pending_settings
-        self._pending_settings = None
-        if not info.read_only and Path(info.path) != Path(self.settings.library_dir):
-            self.settings = self.settings.with_changes(library_path=str(info.path))
-        save_settings(self.settings)
-
-    def _forget_shown_library(self) -> None:
-        """Results, detail, browsed collection and collections list of the library shown until now."""
-        self.controller.requests.invalidate("search")
-        self.results_model.set_results([])
-        self.detail.hide()
-        self._browsing = None
-        self.library_panel.set_collections([])
-        self.filters.set_collections([])
-
-    def _on_library_opening(self, path: str) -> None:
-        self.statusBar().showMessage(f"Opening library {path} …")
-        if self.library_info is None:  # a switch keeps showing the open library until the new one is ready
-            self.loading_page.show_opening(Path(path))
-            self._set_page(PAGE_LOADING)
-
-    def _on_library_failed(self) -> None:
-        """The open failed: the settings stay as they were, and the window shows what is open (if anything)."""
-        self._pending_settings = None
-        self._failed_sources, self._pending_sources = self._pending_sources, None
-        self._close_download_dialog()
-        self.statusBar().show_idle()
-        self.show_library_state()
-
-    def _on_library_closed(self) -> None:
-        self.library_info = None
-        self._forget_shown_library()
-        self.library_label.setText("No library open")
-        self.library_panel.summary.setText("No library open")
-        self.device_label.setText("Device: not loaded")
-        self.demo_banner.hide()
-        self.setWindowTitle(window_title(None))
-        self.show_library_state()
-
-    def _on_collections(self, collections) -> None:
-        self.library_panel.set_collections(collections)
-        self.filters.set_collections(collections)
-        if self.library_info is not None:
-            figures = sum(c.figures for c in collections)
-            self.library_info = dataclasses.replace(self.library_info, figures=figures, collections=tuple(collections))
-            if self.search_bar.image is None and not self.search_bar.text.strip():
-                self.show_library_state()
-
-    def _add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of figures")
-        if folder:
-            self.add_sources([Path(folder)], "folder")
-
-    def _import_pmc_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Import PMC articles", "", "PMC articles (*.tar.gz *.tgz *.nxml *.xml);;All files (*)"
-        )
-        if files:
-            self.import_pmc_files([Path(f) for f in files])
-
-    def import_pmc_files(self, files: list[Path]) -> None:
-        """Packages imported in one action become ONE collection, named by the user."""
-        name = None
-        if len(files) > 1:
-            name = self.actions.ask_text(
-                f"Name the collection for these {len(files)} articles:", default=f"{len(files)} PMC articles"
-            )
-            if name is None:
-                return
-        self.add_sources(files, "auto", name or None)
-
-    def _import_pmc_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import a PMC article folder (or a folder of packages)")
-        if folder:
-            self.add_sources([Path(folder)], "auto")
-
-    def add_sources(self, sources: list[Path], kind: str, name: str | None = None) -> None:
-        """Index `sources` (several: one collection called `name`); with no library open yet, the settings'
-        library is opened (or created) first, and a missing model then offers its ways out."""
-        if self.controller.library is not None:
-            self.controller.add_sources(sources, kind, name)
-            return
-        self.open_library(self.settings.library_dir, then_add=(list(sources), kind, name))
-
-    def _remove_collection(self, collection_id: int) -> None:
-        if self.actions.ask_yes_no("Remove this collection from the library? The files on disk stay."):
-            self.controller.remove_collection(collection_id)
-
-    def _on_model_missing(self, problem: Problem) -> None:
-        """No dead end: download it, use a checkpoint file, or the demo model (continuing what the user began)."""
-        self._close_download_dialog()
-        pending, self._failed_sources = self._failed_sources, None
-        self.model_actions.offer_choices(problem, pending)
-
-    def _on_model_progress(self, progress) -> None:
-        if self._download_dialog is None:
-            self._download_dialog = ModelDownloadDialog(self)
-        self._download_dialog.show_progress(progress)
-
-    def _close_download_dialog(self) -> None:
-        if self._download_dialog is not None:
-            self._download_dialog.close()
-            self._download_dialog = None
-
-    def open_viewer(self) -> FigureViewerWindow | None:
-        """The figure in the detail pane at full size, with the other results one key away."""
-        results = self.results_model.results()
-        current = self.detail.result
-        if current is None:
-            return None
-        rows = [i for i, r in enumerate(results) if r.figure_id == current.figure_id]
-        if not rows:
-            results, rows = [current], [0]
-        viewer = FigureViewerWindow(results, rows[0], self.controller.run_job, self)
-        viewer.current_changed.connect(self._viewer_moved)
-        viewer.destroyed.connect(self._viewer_closed)
-        viewer.show()
-        self.viewer = viewer
-        return viewer
-
-    def _viewer_closed(self) -> None:
-        self.viewer = None
-
-    def _viewer_moved(self, row: int) -> None:
-        index = self.results_model.index(row)
-        if index.isValid():
-            self.grid.setCurrentIndex(index)
-
-    def _detail_image_event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.MouseButtonDblClick:
-            self.open_viewer()
-            return True
-        if event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.open_viewer()
-            return True
-        return False
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         detail = getattr(self, "detail", None)  # events arrive while the window is still being built
