@@ -78,7 +78,7 @@ def test_the_window_appears_without_the_model_stack_or_the_database():
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
                               "PMC_SEARCH_HOME": str(ROOT / ".pytest-home-unused")}).stdout
     loaded = set(json.loads(out.strip().splitlines()[-1]))
-    heavy = {"torch", "transformers", "open_clip", "sqlalchemy", "hnswlib", "superqt"} & loaded
+    heavy = {"torch", "transformers", "open_clip", "sqlalchemy", "hnswlib", "superqt", "numpy", "pydicom"} & loaded
     assert not heavy, f"the window waited for {sorted(heavy)}"
 
 
