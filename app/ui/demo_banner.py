@@ -36,22 +36,21 @@ class DemoBanner(QFrame):
         self.checkpoint_button = QPushButton("Use a local checkpoint…")
         self.checkpoint_button.setToolTip("A PMC-CLIP checkpoint file or an exported model folder on this computer")
         self.checkpoint_button.clicked.connect(self.local_checkpoint_requested)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.get_button)
-        buttons.addWidget(self.checkpoint_button)
-        buttons.addStretch(1)
+        top = QHBoxLayout()  # title and the two ways out on one row: the banner stays short on small screens
+        top.addWidget(self.title, 1)
+        top.addWidget(self.get_button)
+        top.addWidget(self.checkpoint_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
         layout.setSpacing(4)
-        layout.addWidget(self.title)
+        layout.addLayout(top)
         layout.addWidget(self.body)
-        layout.addLayout(buttons)
         self.hide()
 
     def show_for(self, model: ModelDescription) -> None:
-        self.title.setText(f"Demo library — searched with the {model.title.lower()}")
+        self.title.setText(f"Demo library — {model.title.lower()}")
         self.body.setText(
-            f"This is {model.knows} For real figures, get PMC-CLIP or use a checkpoint you already have; "
-            "it gets a library of its own and this demo stays as it is."
+            f"The demo model is {model.knows} For real figures, get PMC-CLIP or use a checkpoint you have: it gets "
+            "a library of its own, and this demo stays as it is."
         )
         self.show()

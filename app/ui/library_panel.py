@@ -177,11 +177,12 @@ class IndexingWidget(QFrame):
         self.copy_button.show()
 
     def show_report(self, report: IngestReport) -> None:
-        verb = "Stopped (the collection is incomplete; resume it from the list)" if report.cancelled else "Done"
+        verb = "Stopped" if report.cancelled else "Done"
         self.detail.setText(
             f"{verb}: {report.added:,} added, {report.reused:,} unchanged, {report.removed:,} removed"
             + (f", {report.failed:,} skipped" if report.failed else "")
             + (f" in {report.seconds:.0f} s" if report.seconds >= 1 else "")
+            + (". The collection is incomplete: select it and click “Resume indexing”." if report.cancelled else "")
         )
         for problem in report.problems:
             self.add_error(problem.path, problem.message)

@@ -387,8 +387,10 @@ class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWin
         self.message.setText(
             f"<h2>Search {info.figures:,} figures</h2>"
             "<p>Type what you are looking for — a finding, a modality, a stain — or drop an image "
-            "(PNG, JPEG, TIFF, DICOM) anywhere on this window to find figures that look like it.</p>"
-            "<p style='color:#56606e'>Ctrl+L search · arrows move · Enter opens · Ctrl+C copies · Esc clears</p>"
+            "(PNG, JPEG, TIFF, DICOM) anywhere on this window to find figures that look like it. "
+            "Click a collection on the left to look through it.</p>"
+            "<p style='color:#56606e'>Ctrl+L search · arrows move · Enter opens · Ctrl+C copies · Esc clears · "
+            "double-click the figure in the detail for the viewer</p>"
         )
         self._set_page(PAGE_MESSAGE)
 

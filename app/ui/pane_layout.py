@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LEFT_WIDTH, LEFT_MIN = 290, 250
+LEFT_WIDTH, LEFT_MIN = 300, 270  # below 270 px "Import PMC articles…" is cut
 DETAIL_WIDTH, DETAIL_MIN = 440, 340  # below 340 px the detail's buttons and links are cut off
 MIN_COLUMNS = 2
 
@@ -24,7 +24,7 @@ def plan_panes(total: int, cell_width: int, detail_open: bool, chrome: int = 40)
     """Widths for a window `total` pixels wide whose grid cells are `cell_width` wide; `chrome` covers the grid's
     scroll bar, frame and the splitter handles."""
     grid_min = MIN_COLUMNS * cell_width + chrome
-    left = max(LEFT_MIN, min(LEFT_WIDTH, total // 5))
+    left = max(LEFT_MIN, min(LEFT_WIDTH, total // 4))
     if not detail_open:
         return PaneSizes(left, total - left, 0)
     room = total - left - grid_min
