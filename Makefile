@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-all test-bundle lint bench demo clean-venv bundle bundle-cpu install-desktop clean-bundle
+.PHONY: run test test-all test-bundle lint bench demo clean-venv bundle bundle-cpu install-desktop clean-bundle check-system
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## Launch the desktop app on a working library (a demo library is built on first run).
-run: $(STAMP)
+## First checks that Qt's system libraries are installed and names the missing packages (app/system_check.py).
+run: check-system $(STAMP)
 	$(BIN)/pmc-search --demo-if-empty $(ARGS)
 
 ## The default test suite (fast; what CI runs).
@@ -53,6 +54,10 @@ install-desktop:
 
 clean-bundle:
 	rm -rf build/bundle dist
+
+## Only the system-library check of `make run`.
+check-system:
+	$(PYTHON) app/system_check.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--screenshot", metavar="PNG", help="with --selftest: save the window to this file")
     parser.add_argument(
+        "--window-size", metavar="WxH", default="1280x800", help="with --selftest: the window's size (default 1280x800)"
+    )
+    # For `python -m bench.startup`: print when the window was painted and when QUERY's first results came, quit.
+    parser.add_argument("--startup-probe", metavar="QUERY", help=argparse.SUPPRESS)
+    parser.add_argument(
         "--demo-if-empty",
         action="store_true",
         help="when no library exists yet, build and open the bundled demo library (what `make run` does)",

@@ -23,6 +23,7 @@ class QueryImage:
     path: Path | None = None
     image: Any = None  # PIL.Image.Image when there is no file
     figure_id: int | None = None  # a figure of the open library ("Find similar"): its stored vector is used
+    preview: Any = None  # a small RGB PIL image for the chip, decoded by the engine (DICOM windowing, 16-bit)
 
     def to_term(self) -> QueryTerm:
         if self.figure_id is not None:

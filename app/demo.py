@@ -12,13 +12,15 @@ import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFilter
 
 from engine import paths
-from engine.library import EncoderFactory, Library, open_or_create
-from engine.progress import run_to_end
 from engine.types import ModelSpec
+
+if TYPE_CHECKING:
+    from engine.library import EncoderFactory, Library
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +164,9 @@ def build_demo_library(
     device: str = "auto",
 ) -> Library:
     """Create (or reopen) a library at `library_dir` holding the demo figures; returns the open Library."""
+    from engine.library import open_or_create
+    from engine.progress import run_to_end
+
     figures_dir = figures_dir or demo_figures_dir()
     write_demo_figures(figures_dir, count)
     library = open_or_create(library_dir, spec, factory, device=device)

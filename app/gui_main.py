@@ -7,16 +7,21 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.gc_policy import freeze_long_lived_objects
-from app.library_opener import library_exists, library_opener
+from app.library_opener import library_opener
 from app.settings import APPLICATION, ORGANIZATION, configure_qsettings, load_settings, load_window_state
 from app.ui.app_controller import AppController
 from app.ui.main_window import PRODUCT_NAME, MainWindow
-from engine.library import EncoderFactory
+from engine.paths import is_library
 from engine.types import ModelSpec
+
+if TYPE_CHECKING:
+    from engine.library import EncoderFactory
 
 logger = logging.getLogger(__name__)
 
@@ -41,17 +46,23 @@ def start_demo(window: MainWindow, spec: ModelSpec) -> None:
     demo.write_demo_figures(figures)
     controller = window.controller  # the window remembers the demo library as the one to reopen once it opens
 
-    def opened(_info):
+    def opened(info):
+        disconnect()
+        if not info.figures:  # a demo library built before is only reopened
+            controller.add_sources([figures], "folder", "Demo figures")
+
+    def disconnect():
         controller.library_opened.disconnect(opened)
-        if not window.library_panel.collections.count():
-            controller.add_sources([figures], "folder")
+        controller.library_failed.disconnect(disconnect)  # a failed open must not add demo figures to a later one
 
     controller.library_opened.connect(opened)
+    controller.library_failed.connect(disconnect)
     controller.open_library(demo.demo_library_dir(), spec, device=window.settings.device)
 
 
-def build_window(args=None, controller: AppController | None = None) -> MainWindow:
-    """The window with remembered settings and geometry; opens the last library, or offers the demo one."""
+def build_window(args=None, controller: AppController | None = None, *, open_library: bool = True) -> MainWindow:
+    """The window with remembered settings and geometry; opens the last library, or offers the demo one
+    (`open_library=False`: the caller does that with `open_first_library` once the window is on screen)."""
     from app import demo
 
     settings = load_settings()
@@ -66,11 +77,21 @@ def build_window(args=None, controller: AppController | None = None) -> MainWind
         window.restoreState(state)
     if spec is not None:
         window.demo_requested.connect(lambda: start_demo(window, spec))
-    if spec is not None and getattr(args, "demo_if_empty", False) and not library_exists(settings.library_dir):
-        start_demo(window, spec)  # a first launch from `make run` lands on a working library
-    elif library_exists(settings.library_dir):
-        window.open_library(settings.library_dir)
+    if open_library:
+        open_first_library(window, args)
     return window
+
+
+def open_first_library(window: MainWindow, args=None) -> None:
+    """The last library (its model loads in a worker), or on a first `make run` the demo library."""
+    from app import demo
+
+    spec = demo.demo_model_spec()
+    library_dir = window.settings.library_dir
+    if spec is not None and getattr(args, "demo_if_empty", False) and not is_library(library_dir):
+        start_demo(window, spec)  # a first launch from `make run` lands on a working library
+    elif is_library(library_dir):
+        window.open_library(library_dir)
 
 
 def _import_model_code() -> None:
@@ -79,13 +100,26 @@ def _import_model_code() -> None:
 
 
 def run_gui(args, *, encoder_factory: EncoderFactory | None = None) -> int:
+    """The window first (within about a second), then everything slow: the library and its model load in a
+    worker while the window says so."""
     app = create_application()
-    # Importing the model code (torch) takes seconds; do it now in the background rather than when the user
-    # first opens Settings or adds a folder, which would freeze the window.
-    threading.Thread(target=_import_model_code, daemon=True).start()
     controller = AppController(library_opener(encoder_factory))
-    window = build_window(args, controller)
+    window = build_window(args, controller, open_library=False)
+    window.finished_closing.connect(app.quit)
+    if getattr(args, "startup_probe", None):
+        from app.startup_probe import StartupProbe
+
+        window.startup_probe = StartupProbe(window, args.startup_probe)
     window.show()
+    app.processEvents()  # the first paint happens before anything slow is started
+
+    def load() -> None:
+        open_first_library(window, args)
+        # Importing the model code (torch) takes seconds; do it now in the background rather than when the user
+        # first opens Settings or adds a folder, which would freeze the window.
+        threading.Thread(target=_import_model_code, daemon=True).start()
+
+    QTimer.singleShot(0, load)
     return app.exec()
 
 

@@ -24,4 +24,4 @@ class SourceFailed:
     """A source that could not even be registered (missing, not a kind we read); the others go on."""
 
     source: Path
-    message: str
+    message: object  # app.problems.Problem

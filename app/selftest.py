@@ -50,6 +50,17 @@ def _wait_for(app, condition, timeout_s: float, what: str) -> None:
         time.sleep(0.01)
 
 
+def _window_size(text: str | None) -> tuple[int, int]:
+    """"1024x700" → (1024, 700); the self-test's default is 1280×800."""
+    if not text:
+        return 1280, 800
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError as error:
+        raise SelftestFailure(f"--window-size wants WIDTHxHEIGHT, e.g. 1024x700, not {text!r}") from error
+    return width, height
+
+
 def _settle(app, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:  # let thumbnails arrive so the screenshot shows them
@@ -91,14 +102,13 @@ def _bundled(*parts: str) -> Path:
 
 def _prepare_library(args, spec, device: str, encoder_factory) -> SelftestLibrary:
     from app import demo
-    from app.library_opener import library_exists
 
     library_dir = Path(args.library).expanduser() if getattr(args, "library", None) else None
     temp_dir = None
     if library_dir is None:
         temp_dir = Path(tempfile.mkdtemp(prefix="pmc-selftest-"))
         library_dir = temp_dir / "library"
-    if not library_exists(library_dir):
+    if not paths.is_library(library_dir):
         figures = library_dir.parent / "selftest-figures"
         print(f"selftest: building the demo library in {library_dir}", file=sys.stderr)
         demo.build_demo_library(
@@ -107,20 +117,20 @@ def _prepare_library(args, spec, device: str, encoder_factory) -> SelftestLibrar
     return SelftestLibrary(library_dir, temp_dir)
 
 
-def _open_window(app, settings, library: SelftestLibrary, spec, encoder_factory, timeout_s: float):
+def _open_window(app, args, settings, library: SelftestLibrary, spec, encoder_factory, timeout_s: float):
     from app.library_opener import library_opener
     from app.ui.app_controller import AppController
     from app.ui.main_window import MainWindow
 
     controller = AppController(library_opener(encoder_factory))
     window = MainWindow(controller, settings=settings.with_changes(library_path=str(library.path)))
-    window.resize(1280, 800)
+    window.resize(*_window_size(getattr(args, "window_size", None)))
     window.show()
     opened, failures = [], []
     window.controller.library_opened.connect(opened.append)
     window.controller.error.connect(failures.append)
     window.controller.library_locked.connect(lambda p: failures.append(f"library {p} is in use"))
-    window.controller.model_offline.connect(failures.append)
+    window.controller.model_missing.connect(failures.append)
     window.controller.open_library(library.path, spec, device=settings.device, offline=settings.offline)
     _wait_for(app, lambda: opened or failures, timeout_s, "the library to open")
     if failures:
@@ -170,7 +180,7 @@ def run_selftest(args, *, encoder_factory=None, timeout_s: float = 300.0) -> int
     library = window = None
     try:
         library = _prepare_library(args, spec, settings.device, encoder_factory)
-        window = _open_window(app, settings, library, spec, encoder_factory, timeout_s)
+        window = _open_window(app, args, settings, library, spec, encoder_factory, timeout_s)
         counts = _run_queries(app, window, timeout_s)
         _settle(app, 0.5)
         if getattr(args, "screenshot", None) and not window.grab().save(str(args.screenshot)):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -153,7 +154,58 @@ def _grey_to_rgb(arr: np.ndarray) -> Image.Image:
 # --------------------------------------------------------------------------------------------------- DICOM
 
 
-def _decode_dicom(handle: BinaryIO, name: str) -> Image.Image:
+@dataclass(frozen=True)
+class DicomGrey:
+    """A greyscale DICOM frame in real units, for a viewer that lets the reader change the window.
+
+    `values` are after the modality LUT (Hounsfield units for CT); `center`/`width` are the file's default window
+    (or the full range when it names none); `inverted` is MONOCHROME1 (low values white).
+    """
+
+    values: np.ndarray  # float32 [rows, cols]
+    center: float
+    width: float
+    inverted: bool
+    modality: str  # "CT", "MR", "CR", … ("" when the file does not say)
+
+    def render(self, center: float | None = None, width: float | None = None) -> np.ndarray:
+        """8-bit grey [rows, cols] through a linear window (the default one when not given)."""
+        grey = _window(self.values, self.center if center is None else center,
+                       self.width if width is None else width, "LINEAR")
+        return 255 - grey if self.inverted else grey
+
+
+def read_dicom_grey(path: str | Path) -> DicomGrey | None:
+    """The first frame of a greyscale DICOM file for windowing; None for a colour one (nothing to window).
+
+    Raises `ImageDecodeError` naming the file, like `open_image`.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            ds, frame = _read_dicom_frame(handle, path.name)
+    except OSError as e:
+        raise ImageDecodeError(f"{path.name}: cannot read the file ({e.strerror or e})") from e
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    if photometric == "PALETTE COLOR" or int(ds.get("SamplesPerPixel", 1) or 1) == 3 or frame.ndim == 3:
+        return None
+    from pydicom.pixels import apply_modality_lut
+
+    try:
+        values = np.asarray(apply_modality_lut(frame, ds), dtype=np.float32)
+        if "WindowCenter" in ds and "WindowWidth" in ds:
+            center, width = _first_value(ds.WindowCenter), max(_first_value(ds.WindowWidth), 1.0)
+        else:
+            finite = values[np.isfinite(values)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            center, width = (lo + hi) / 2, max(hi - lo, 1.0)
+    except (ValueError, AttributeError, KeyError, TypeError, IndexError) as e:
+        raise ImageDecodeError(f"{path.name}: cannot display DICOM pixel data ({_first_line(e)})") from e
+    return DicomGrey(values, center, width, photometric == "MONOCHROME1", str(ds.get("Modality", "") or ""))
+
+
+def _read_dicom_frame(handle: BinaryIO, name: str):
+    """(dataset, first frame) with the size limit checked before any pixel is decoded."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -179,6 +231,11 @@ def _decode_dicom(handle: BinaryIO, name: str) -> Image.Image:
         ) from e
     except (ValueError, AttributeError, KeyError, TypeError, EOFError) as e:
         raise ImageDecodeError(f"{name}: corrupt DICOM pixel data ({syntax}): {_first_line(e)}") from e
+    return ds, frame
+
+
+def _decode_dicom(handle: BinaryIO, name: str) -> Image.Image:
+    ds, frame = _read_dicom_frame(handle, name)
     try:
         return _dicom_frame_to_rgb(frame, ds)
     except (ValueError, AttributeError, KeyError, TypeError, IndexError) as e:

@@ -51,6 +51,14 @@ def log_dir() -> Path:
     return path
 
 
+CATALOG_FILE = "catalog.sqlite"  # a folder holding this file is a library
+
+
+def is_library(path: str | Path) -> bool:
+    """Whether `path` holds a library (cheap: no database is opened, so the window can ask before it loads)."""
+    return (Path(path) / CATALOG_FILE).is_file()
+
+
 def default_library_dir() -> Path:
     return data_dir() / "libraries" / "default"
 

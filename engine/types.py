@@ -62,6 +62,10 @@ class ArticleMeta:
     year: int | None = None
     license: str | None = None  # short code, e.g. "CC BY", "CC BY-NC", "CC0", or the licence text
     license_url: str | None = None
+    authors: tuple[str, ...] = ()  # "Family, Given" (or a group's name), in the article's order
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None  # "123-130", "123", or an electronic location such as "e1234"
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class SourceProblem:
 
 @dataclass(frozen=True)
 class IngestProgress:
-    phase: str  # "scanning", "encoding", "indexing", "done", "cancelled"
+    phase: str  # "scanning", "encoding", "paused", "indexing", "done", "cancelled"
     done: int
     total: int | None
     rate: float | None = None  # items per second over the recent window
@@ -194,8 +198,11 @@ class CollectionInfo:
     id: int
     name: str
     kind: str  # "folder", "pmc", "pmc-oa", "roco"
-    source: str  # the folder or file it was made from
+    source: str  # the folder or file it was made from (the first one when it has several)
     figures: int
+    articles: int = 0  # distinct articles its figures come from (0 for folders of images)
+    status: str = "complete"  # "incomplete": its last indexing run was cancelled or failed; it can be resumed
+    sources: tuple[str, ...] = ()  # every folder or file it was made from, in order
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class ServedFile:
     failures_left: int = 0  # …this many times
     lfs_redirect: bool = False  # like the real hub for large files: 302 to a CDN path, size/hash in X-Linked-*
     unknown_length: bool = False  # no Content-Length, no Range support; the body ends when the connection closes
+    chunk_delay_s: float = 0.0  # a slow line: wait this long after each 64 KiB of body
 
 
 @dataclass
@@ -137,7 +139,19 @@ class _HubHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if served.chunk_delay_s:
+            self._write_slowly(body, served.chunk_delay_s)
+            return
         self.wfile.write(body)
+
+    def _write_slowly(self, body: bytes, delay_s: float) -> None:
+        try:
+            for start in range(0, len(body), 1 << 16):
+                self.wfile.write(body[start:start + (1 << 16)])
+                self.wfile.flush()
+                time.sleep(delay_s)
+        except OSError:  # the client hung up (a cancelled download)
+            self.close_connection = True
 
     def _failed(self, served: ServedFile) -> bool:
         if served.failures_left > 0 and served.fail_with_status is not None:
@@ -212,3 +226,9 @@ def serving(monkeypatch) -> Iterator[LocalHub]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def online_local_hub(monkeypatch) -> Iterator[LocalHub]:
+    """`serving` as a generator, for a fixture to `yield from`."""
+    with serving(monkeypatch) as hub:
+        yield hub

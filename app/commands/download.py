@@ -14,21 +14,7 @@ import argparse
 from tqdm import tqdm
 
 from engine import paths
-from engine.hub import (
-    PMC_CLIP_EXTRACTED,
-    PMC_CLIP_FULL_CHECKPOINT,
-    PUBMEDBERT_TOKENIZER,
-    DownloadProgress,
-    RemoteFile,
-    fetch,
-    local_path,
-)
-
-# Both PMC-CLIP variants read the same released weights; they differ only in how they are wired.
-MODEL_FILES: dict[str, tuple[RemoteFile, ...]] = {
-    "pmc-clip": (*PMC_CLIP_EXTRACTED, *PUBMEDBERT_TOKENIZER),
-    "pmc-clip-notebook": (*PMC_CLIP_EXTRACTED, *PUBMEDBERT_TOKENIZER),
-}
+from engine.hub import MODEL_FILES, PMC_CLIP_FULL_CHECKPOINT, DownloadProgress, RemoteFile, fetch, local_path
 
 
 def register(subparsers) -> None:

@@ -46,18 +46,21 @@ def run_index(args) -> int:
     library = open_or_create(folder, spec, args.encoder_factory, device=args.device, require_model=args.model)
     with library:
         print(f"library {folder} · model {library.model_id} on {library.encoder.device}", file=sys.stderr)
-        reports = [(source.name, _index_source(library, source, args)) for source in sources]
+        name = getattr(args, "collection_name", None)
+        groups = [sources] if name else [[source] for source in sources]  # --collection-name: ONE collection
+        reports = [(name or group[0].name, _index_source(library, group, args)) for group in groups]
         for name, report in reports:
             _print_report(name, report)
     return 0
 
 
-def _index_source(library: FigureLibrary, source: Path, args) -> IngestReport:
+def _index_source(library: FigureLibrary, sources: list[Path], args) -> IngestReport:
     from tqdm import tqdm
 
     from engine.progress import run_to_end
 
-    collection = library.add_collection(source, kind=args.kind)
+    source = sources[0] if len(sources) == 1 else sources
+    collection = library.add_collection(source, kind=args.kind, name=getattr(args, "collection_name", None))
     with tqdm(desc=collection.name, unit="fig", file=sys.stderr, disable=args.quiet) as bar:
 
         def show(progress) -> None:
@@ -130,6 +133,10 @@ def result_to_json(result: SearchResult, rank: int) -> dict:
             "year": article.year,
             "license": article.license,
             "license_url": article.license_url,
+            "authors": list(article.authors),
+            "volume": article.volume,
+            "issue": article.issue,
+            "pages": article.pages,
         },
         "why": {
             "similarity": round(result.why.similarity, 6),
@@ -238,7 +245,10 @@ def run_info(args) -> int:
     print(f"figures:     {info.figures} in {len(info.collections)} collection(s), {info.articles} article(s)")
     print(f"index:       {info.index_size} vectors")
     for c in info.collections:
-        print(f"  [{c.id}] {c.name} ({c.kind}): {c.figures} figures from {c.source}")
+        articles = f" from {c.articles} article(s)" if c.articles else ""
+        state = " — INCOMPLETE (run `pmc-search index` on it again to resume)" if c.status == "incomplete" else ""
+        where = c.source if len(c.sources) <= 1 else f"{len(c.sources)} sources, first {c.source}"
+        print(f"  [{c.id}] {c.name} ({c.kind}): {c.figures} figures{articles} from {where}{state}")
     if problems:
         print(f"problems:    {len(problems)} file(s) skipped at the last ingest")
     if device:
@@ -264,6 +274,10 @@ def register(subparsers) -> None:
     index = subparsers.add_parser("index", help="add folders, PMC packages or data sets to the library and index them")
     index.add_argument("paths", nargs="+", metavar="PATH", help="image folder, PMC article package(s), jsonl or ROCO")
     index.add_argument("--kind", default="auto", choices=["auto", "folder", "pmc", "pmc-oa", "roco"])
+    index.add_argument(
+        "--collection-name", metavar="NAME", help="index all PATHs as ONE collection called NAME (e.g. packages "
+        "downloaded together); without it each PATH is its own collection"
+    )
     index.add_argument("--model", help="model for a new library (default pmc-clip); fixed once the library exists")
     index.add_argument("--weights", help="local checkpoint file or folder for a new library")
     index.add_argument("--tokenizer", help="local tokenizer folder (vocab.txt) for a new library")

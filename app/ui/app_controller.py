@@ -12,23 +12,28 @@ same folder (another device) must close first; if that reopen fails, the previou
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
-from superqt.utils import WorkerBase, create_worker
 
 from app.controller import RequestTracker, SearchState
 from app.ingest_events import SourceFailed, SourceFinished, SourceStarted
+from app.ingest_queue import IngestQueue, IngestRequest
 from app.library_opener import LibraryOpener, library_opener
-from engine.errors import LibraryLockedError, OfflineError, PmcSearchError, UserInputError
-from engine.library import FigureLibrary
+from app.problems import Problem, describe_error
+from engine.errors import DownloadError, LibraryLockedError
 from engine.types import IngestProgress, ModelSpec
+
+if TYPE_CHECKING:
+    from superqt.utils import WorkerBase
+
+    from engine.library import FigureLibrary
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +41,6 @@ logger = logging.getLogger(__name__)
 _MIN_POOL_THREADS = 4
 _COUNTS_REFRESH_S = 2.0
 _INGEST_STOP_WAIT_S = 60.0  # a closing library waits this long for its ingest to reach a batch boundary
-
-
-def user_message(error: BaseException) -> str:
-    """Words for the one place the GUI shows errors: ours are meant for users, others are our bugs."""
-    if isinstance(error, (UserInputError, PmcSearchError)):
-        return str(error)
-    return f"Unexpected error ({type(error).__name__}): {error}. Details are in the log file."
 
 
 @dataclass(frozen=True)
@@ -60,9 +58,10 @@ class AppController(QObject):
     library_opening = Signal(str)  # path
     library_opened = Signal(object)  # LibraryInfo
     library_closed = Signal()
-    library_failed = Signal()  # opening failed (the reason went to library_locked / model_offline / error)
+    library_failed = Signal()  # opening failed (the reason went to library_locked / model_missing / error)
     library_locked = Signal(str)  # path held by another running instance
-    model_offline = Signal(str)  # the OfflineError's explanation
+    # The model's files are not here and cannot be downloaded now (offline, no connection): app.problems.Problem
+    model_missing = Signal(object)
     model_progress = Signal(object)  # engine.hub.DownloadProgress (from the worker thread)
     results_ready = Signal(int, object)  # request id, SearchPage
     searching_changed = Signal(bool)
@@ -73,7 +72,7 @@ class AppController(QObject):
     ingest_progress = Signal(object)  # IngestProgress
     ingest_finished = Signal(object)  # IngestReport
     ingest_paused_changed = Signal(bool)
-    error = Signal(str)  # one error sink; the window shows it
+    error = Signal(object)  # app.problems.Problem: one error sink; the window shows it
 
     def __init__(self, opener: LibraryOpener | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -86,8 +85,7 @@ class AppController(QObject):
         self._search_running = False
         self._search_pending = False
         self._ingest_worker = None
-        self._ingest_queue: collections.deque[tuple[Path, str]] = collections.deque()
-        self._ingest_cancel = threading.Event()
+        self._ingest = IngestQueue()
         self._ingest_stopped = threading.Event()  # replaced per ingest job; set when that job has stopped
         self._ingest_stopped.set()
         self._last_info = None
@@ -98,6 +96,8 @@ class AppController(QObject):
     # ------------------------------------------------------------------------------------------- workers
     def run_job(self, func, *args, on_return=None, on_yield=None, on_error=None, **kwargs):
         """Run `func` (plain or generator) in the pool; results come back on the GUI thread by signal."""
+        from superqt.utils import create_worker  # superqt loads a dozen widget modules: not before the window shows
+
         connect = {"errored": on_error or self._on_worker_error}
         if on_return:
             connect["returned"] = on_return
@@ -111,7 +111,7 @@ class AppController(QObject):
 
     def _on_worker_error(self, error: BaseException) -> None:
         logger.error("background job failed: %s", error, exc_info=error)
-        self.error.emit(user_message(error))
+        self.error.emit(describe_error(error))
 
     @property
     def busy(self) -> bool:
@@ -148,8 +148,8 @@ class AppController(QObject):
             self.library_failed.emit()
             if isinstance(error, LibraryLockedError):
                 self.library_locked.emit(str(request.path))
-            elif isinstance(error, OfflineError):
-                self.model_offline.emit(str(error))
+            elif isinstance(error, DownloadError):  # offline, or the download server cannot be reached
+                self.model_missing.emit(describe_error(error))
             else:
                 self._on_worker_error(error)
             if restore is not None:
@@ -173,10 +173,12 @@ class AppController(QObject):
         library = self.library
         if library is None:
             return
-        self.run_job(
-            lambda: (library.collections(), library.facets()),
-            on_return=lambda pair: (self.collections_changed.emit(pair[0]), self.facets_changed.emit(pair[1])),
-        )
+        def show(pair) -> None:
+            if self.library is library:  # a refresh of a library closed meanwhile must not reach the panels
+                self.collections_changed.emit(pair[0])
+                self.facets_changed.emit(pair[1])
+
+        self.run_job(lambda: (library.collections(), library.facets()), on_return=show)
 
     def close_library(self, then: Callable[[], None] | None = None) -> None:
         """Close the open library in a worker (its ingest stops at a batch boundary first); then call `then`."""
@@ -254,46 +256,54 @@ class AppController(QObject):
             if query is not None and self.library is not None:
                 self._run_search(self.requests.next("search"), query)
 
+    def browse(self, collection_id: int) -> int | None:
+        """Show a collection's figures without a query; a later search supersedes it (one request id kind)."""
+        library = self.library
+        if library is None:
+            return None
+        request_id = self.requests.next("search")
+        self.searching_changed.emit(True)
+
+        def done(page) -> None:
+            self.searching_changed.emit(False)
+            if self.requests.is_current("search", request_id):
+                self.results_ready.emit(request_id, page)
+
+        def failed(error: BaseException) -> None:
+            self.searching_changed.emit(False)
+            self._on_worker_error(error)
+
+        self.run_job(library.browse, collection_id, limit=self.state.limit, on_return=done, on_error=failed)
+        return request_id
+
     # ------------------------------------------------------------------------------------------- indexing
     @property
     def ingest_running(self) -> bool:
         return self._ingest_worker is not None
 
-    def add_sources(self, sources: list[Path], kind: str = "auto") -> None:
-        """Queue folders / PMC packages for indexing; one background job drains the queue."""
+    def add_sources(self, sources: list[Path], kind: str = "auto", name: str | None = None) -> None:
+        """Index folders / PMC packages in the background. Several sources become ONE collection called `name`
+        (the packages a user imported in one action); one background job drains the queue."""
+        self._queue_ingest(IngestRequest(tuple(Path(s) for s in sources), kind, name))
+
+    def resume_collection(self, collection_id: int) -> None:
+        """Index an existing collection again (after a cancelled run): what is indexed is reused, the rest added."""
+        self._queue_ingest(IngestRequest(collection_id=collection_id))
+
+    def _queue_ingest(self, request: IngestRequest) -> None:
         if self.library is None:
-            self.error.emit("Open a library before adding figures.")
+            self.error.emit(Problem("Open a library before adding figures."))
             return
-        for source in sources:
-            self._ingest_queue.append((Path(source), kind))
+        self._ingest.put(request)
         if self._ingest_worker is None:
             self._start_ingest()
 
     def _start_ingest(self) -> None:
-        self._ingest_cancel.clear()
+        self._ingest.cancel.clear()
+        self._ingest.pause.clear()
         self._ingest_stopped = stopped = threading.Event()
-        library, queue, cancel = self.library, self._ingest_queue, self._ingest_cancel
-
-        def ingest_job() -> Generator[object, None, None]:
-            try:
-                while queue and not cancel.is_set():
-                    source, kind = queue.popleft()
-                    try:
-                        collection = library.add_collection(source, kind=kind)
-                    except PmcSearchError as error:  # one bad source must not stop the others
-                        yield SourceFailed(source, user_message(error))
-                        continue
-                    yield SourceStarted(collection)
-                    report = yield from library.ingest(collection.id, cancel=cancel.is_set)
-                    yield SourceFinished(collection, report)
-                queue.clear()
-            finally:
-                stopped.set()
-
-        worker = self.run_job(ingest_job, on_yield=self._on_ingest_event)
+        worker = self.run_job(self._ingest.job(self.library, stopped), on_yield=self._on_ingest_event)
         self._ingest_worker = worker
-        worker.paused.connect(lambda: self.ingest_paused_changed.emit(True))
-        worker.resumed.connect(lambda: self.ingest_paused_changed.emit(False))
         worker.finished.connect(self._on_ingest_done)
         self.ingest_running_changed.emit(True)
 
@@ -321,19 +331,24 @@ class AppController(QObject):
             self.search()  # new figures may now match the query on screen
 
     def pause_ingest(self) -> None:
+        """The job stops at its next batch boundary; the window says "paused" at once."""
         if self._ingest_worker is not None:
-            self._ingest_worker.pause()
+            self._ingest.pause.set()
+            self.ingest_paused_changed.emit(True)
 
     def resume_ingest(self) -> None:
         if self._ingest_worker is not None:
-            self._ingest_worker.resume()
+            self._ingest.pause.clear()
+            self.ingest_paused_changed.emit(False)
 
     def cancel_ingest(self) -> None:
-        """Stops between batches: what is indexed stays, the rest of the queue is dropped."""
-        self._ingest_queue.clear()
-        self._ingest_cancel.set()
-        if self._ingest_worker is not None:
-            self._ingest_worker.resume()  # a paused job must run on to see the cancel
+        """Stops between batches: what is indexed stays (the collection is marked incomplete), the rest of the
+        queue is dropped."""
+        self._ingest.drop_pending()
+        self._ingest.cancel.set()
+        if self._ingest.pause.is_set():
+            self._ingest.pause.clear()  # a paused job must run on to see the cancel
+            self.ingest_paused_changed.emit(False)
 
     def remove_collection(self, collection_id: int) -> None:
         library = self.library

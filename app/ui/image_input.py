@@ -1,7 +1,10 @@
 """Turning what the user drops or pastes into the image half of a query — or a clear "that is not an image".
 
 Order matters for browser drags: they usually carry the image bytes *and* the page/URL; the bytes win because
-they need no download. A local file is checked cheaply (PIL header or DICOM preamble) before it is accepted.
+they need no download. What can be told at once (a folder, a missing file) is told at once; a local file is then
+decoded by the engine in a worker (`load_query_image`: DICOM windowing, 16-bit, size limits), which also makes the
+chip's small preview, so a corrupt, undecodable or oversized image is refused with one plain sentence and never
+reaches the search or freezes the window.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ import re
 import urllib.request
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QUrl
 from PySide6.QtGui import QImage
 
 from app.controller import QueryImage
+from app.problems import image_problem
 from engine.errors import ImageDecodeError, UserInputError
-from engine.imaging import image_from_bytes, is_dicom_file
 
 logger = logging.getLogger(__name__)
 
@@ -28,22 +31,55 @@ MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 15
 
 
-def query_image_from_file(path: Path) -> QueryImage:
+PREVIEW_SIZE = 56  # the chip shows 28 px; twice that for high-density screens
+
+
+def preview_of(image: Image.Image) -> Image.Image:
+    small = image.convert("RGB")
+    small.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE))
+    return small
+
+
+def preview_from_file(path: Path) -> Image.Image:
+    """The chip's preview of a figure already in the library (runs in a worker)."""
+    from engine.imaging import open_image
+
+    return preview_of(open_image(path))
+
+
+def local_image_path(path: Path) -> Path:
+    """The cheap checks, on the GUI thread: a folder or a vanished file is refused at once."""
     path = Path(path)
     if path.is_dir():
         raise UserInputError(f"“{path.name}” is a folder, not an image. To search its images, use “Add folder…”.")
     if not path.is_file():
         raise UserInputError(f"“{path.name}” is not a file that can be opened.")
-    if is_dicom_file(path):
-        return QueryImage(label=path.name, path=path)
-    try:
-        with Image.open(path) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    return path
+
+
+def load_query_image(path: Path) -> QueryImage:
+    """Decode a dropped file with the engine (in a worker) and make the chip's preview."""
+    from engine.imaging import is_image_path, open_image
+
+    path = local_image_path(path)
+    if not is_image_path(path) and not _pillow_knows(path):
         raise UserInputError(
             f"“{path.name}” is not an image. Drop a PNG, JPEG, TIFF or DICOM file, or an image from a web page."
-        ) from error
-    return QueryImage(label=path.name, path=path)
+        )
+    try:
+        image = open_image(path)
+    except ImageDecodeError as error:
+        raise UserInputError(f"“{path.name}”: {image_problem(error)}") from error
+    return QueryImage(label=path.name, path=path, preview=preview_of(image))
+
+
+def _pillow_knows(path: Path) -> bool:
+    """A file with an unusual name may still be an image: Pillow recognises it from its first bytes."""
+    try:
+        with Image.open(path):
+            return True
+    except Exception:  # noqa: BLE001 (any failure here means "not an image we know"; the bomb check is later)
+        return False
 
 
 def pil_from_qimage(qimage: QImage):
@@ -59,11 +95,13 @@ def pil_from_qimage(qimage: QImage):
 def query_image_from_qimage(qimage: QImage, label: str = "Pasted image") -> QueryImage:
     if qimage is None or qimage.isNull():
         raise UserInputError("The pasted data is not an image.")
-    return QueryImage(label=label, image=pil_from_qimage(qimage))
+    image = pil_from_qimage(qimage)
+    return QueryImage(label=label, image=image, preview=preview_of(image))
 
 
-def image_source_from_mime(mime: QMimeData) -> QueryImage | QUrl:
-    """A ready QueryImage, or a remote URL that must be downloaded (off the GUI thread) first.
+def image_source_from_mime(mime: QMimeData) -> QueryImage | QUrl | Path:
+    """A ready QueryImage (image data), a local file to decode, or a remote URL to download (both off the GUI
+    thread, with `load_query_image` / `download_query_image`).
 
     Raises UserInputError when nothing in the data is an image.
     """
@@ -77,7 +115,7 @@ def image_source_from_mime(mime: QMimeData) -> QueryImage | QUrl:
     if mime.hasUrls():
         for url in mime.urls():
             if url.isLocalFile():
-                return query_image_from_file(Path(url.toLocalFile()))
+                return local_image_path(Path(url.toLocalFile()))
             if url.scheme() in ("http", "https"):
                 return url
     if mime.hasHtml():  # some browsers drag only the <img> markup
@@ -96,12 +134,14 @@ def download_query_image(url: str) -> QueryImage:
         with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:  # noqa: S310 (http/https only)
             data = response.read(MAX_DOWNLOAD_BYTES + 1)
     except OSError as error:
-        raise UserInputError(f"Could not download the dropped image ({error}).") from error
+        raise UserInputError("The dropped image could not be downloaded. Check the internet connection.") from error
     if len(data) > MAX_DOWNLOAD_BYTES:
         raise UserInputError("The dropped image is larger than 50 MB.")
+    from engine.imaging import image_from_bytes
+
     name = QUrl(url).fileName() or url
     try:
         pil = image_from_bytes(data, name)  # the engine's decoding: DICOM, 16-bit, size limits
     except ImageDecodeError as error:
-        raise UserInputError(f"The dropped link does not point to an image this program reads ({error}).") from error
-    return QueryImage(label=name, image=pil)
+        raise UserInputError("The dropped link does not point to an image this program reads.") from error
+    return QueryImage(label=name, image=pil, preview=preview_of(pil))

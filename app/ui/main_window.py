@@ -7,15 +7,13 @@ owns its settings, its actions and its pages; other code talks to it through its
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -29,28 +27,38 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import QueryImage, SearchState
-from app.settings import AppSettings, save_settings
+from app.problems import Problem
+from app.settings import AppSettings
 from app.ui.app_controller import AppController
+from app.ui.demo_banner import DemoBanner
 from app.ui.detail_pane import DetailPaneWidget
+from app.ui.figure_viewer import FigureViewerWindow
 from app.ui.filters_panel import FiltersWidget
 from app.ui.image_drop import ImageDropMixin
+from app.ui.image_input import preview_from_file
 from app.ui.library_panel import LibraryPanelWidget
-from app.ui.model_download import ModelDownloadDialog, offline_message
+from app.ui.loading_page import LoadingPage
+from app.ui.model_actions import ModelActions, PendingSources
+from app.ui.model_download import ModelDownloadDialog
 from app.ui.notice import NoticeBanner
-from app.ui.results_model import RESULT_ROLE, ResultsListModel, display_label
+from app.ui.pane_layout import DETAIL_MIN, LEFT_MIN
+from app.ui.results_model import ResultsListModel, display_label
 from app.ui.results_view import ResultsGridView
 from app.ui.search_bar import SearchBarWidget
+from app.ui.status_bar import ElidedLabel, ElidingStatusBar
 from app.ui.thumbnails import ThumbnailCache
-from app.ui.window_actions import WindowActions, needs_reopen
+from app.ui.window_actions import WindowActions
+from app.ui.window_detail import WindowDetailMixin
+from app.ui.window_library import PRODUCT_NAME, WindowLibraryMixin
 
 logger = logging.getLogger(__name__)
 
-PRODUCT_NAME = "PMC Figure Search"
-PAGE_EMPTY, PAGE_MESSAGE, PAGE_RESULTS = range(3)
+PAGE_EMPTY, PAGE_MESSAGE, PAGE_RESULTS, PAGE_LOADING = range(4)
 
 
-class MainWindow(ImageDropMixin, QMainWindow):
+class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWindow):
     demo_requested = Signal()  # "Try the demo library" was clicked (gui_main builds the demo)
+    finished_closing = Signal()  # jobs stopped, library saved and closed: the process may end
 
     def __init__(
         self,
@@ -72,7 +80,15 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self._demo_available = demo_available
         self._download_dialog: ModelDownloadDialog | None = None
         self._closing = False
+        self._pending_settings: AppSettings | None = None  # adopted only once the library they open has opened
+        self._pending_sources: PendingSources | None = None  # added once the library being opened is open
+        self._failed_sources: PendingSources | None = None  # those of an open that just failed (for the choices)
+        self._browsing: str | None = None  # the collection shown without a query
+        self.viewer: FigureViewerWindow | None = None
+        self.startup_probe = None
         self.actions = WindowActions(self)
+        self.model_actions = ModelActions(self)
+        self.setStatusBar(ElidingStatusBar(self))
 
         self._build_actions()
         self._build_search_bar()
@@ -129,11 +145,14 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.message.setObjectName("pageMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
+        self.loading_page = LoadingPage()
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
         self.pages.addWidget(self.message)
         self.pages.addWidget(self.grid)
+        self.pages.addWidget(self.loading_page)
         self.notice = NoticeBanner()
+        self.demo_banner = DemoBanner()
 
     def _empty_page(self) -> QWidget:
         page = QWidget()
@@ -158,12 +177,13 @@ class MainWindow(ImageDropMixin, QMainWindow):
         center = QWidget()
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
+        center_layout.addWidget(self.demo_banner)
         center_layout.addWidget(self.notice)
         center_layout.addWidget(self.pages, 1)
 
         self.library_panel = LibraryPanelWidget(self.add_folder_action, self.import_pmc_action)
         self.filters = FiltersWidget()
-        left = QSplitter(Qt.Orientation.Vertical)
+        self.left_panel = left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.library_panel)
         left.addWidget(self.filters)
         left.setStretchFactor(0, 1)
@@ -176,8 +196,8 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([300, 980, 0])
         self.splitter.setChildrenCollapsible(False)
-        left.setMinimumWidth(250)
-        self.detail.setMinimumWidth(340)
+        left.setMinimumWidth(LEFT_MIN)
+        self.detail.setMinimumWidth(DETAIL_MIN)
         self.setCentralWidget(self.splitter)
 
     def _build_toolbar(self) -> None:
@@ -194,13 +214,16 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.addToolBar(toolbar)
 
     def _build_status_bar(self) -> None:
-        self.device_label = QLabel("Device: not loaded")
+        # Elided to what fits (full text in the tooltip): a long path or device reason never pushes others out.
+        self.device_label = ElidedLabel("Device: not loaded", elide=Qt.TextElideMode.ElideRight)
         self.device_label.setObjectName("deviceLabel")
-        self.library_label = QLabel("No library open")
+        self.device_label.setMaximumWidth(320)
+        self.library_label = ElidedLabel("No library open")
         self.library_label.setObjectName("libraryLabel")
-        self.statusBar().addPermanentWidget(self.library_label)  # permanent: messages never cover it
-        self.statusBar().addPermanentWidget(self.device_label)
-        self.statusBar().showMessage("Ready")
+        self.library_label.setMaximumWidth(360)
+        self.statusBar().addPermanentWidget(self.library_label, 1)  # permanent: messages never cover it
+        self.statusBar().addPermanentWidget(self.device_label, 1)
+        self.statusBar().show_idle()
 
     # ---------------------------------------------------------------------------------------- wiring
     def _connect(self) -> None:
@@ -209,16 +232,15 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.filters.changed.connect(self.update_query)
         c.library_opening.connect(self._on_library_opening)
         c.library_opened.connect(self._on_library_opened)
-        c.library_failed.connect(self._close_download_dialog)
-        c.library_failed.connect(self.show_library_state)
+        c.library_failed.connect(self._on_library_failed)
         c.library_closed.connect(self._on_library_closed)
         c.results_ready.connect(self._on_results)
         c.searching_changed.connect(self._on_searching)
         c.collections_changed.connect(self._on_collections)
         c.facets_changed.connect(self.filters.set_facets)
-        c.error.connect(self.show_error)
+        c.error.connect(self.show_problem)
         c.library_locked.connect(self.actions.offer_read_only)
-        c.model_offline.connect(self._on_model_offline)
+        c.model_missing.connect(self._on_model_missing)
         c.model_progress.connect(self._on_model_progress)
         self._connect_indexing()
         self.add_folder_action.triggered.connect(self._add_folder)
@@ -229,7 +251,14 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.detail.find_similar_requested.connect(self.find_similar)
         self.detail.copy_image_requested.connect(self.actions.copy_figure)
         self.detail.export_requested.connect(self.actions.export_citation)
-        self.detail.close_requested.connect(self.detail.hide)
+        self.detail.close_requested.connect(self.close_detail)
+        # Double-click or Enter on the detail image opens the viewer (the image takes focus for the Enter).
+        self.detail.image_label.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.detail.image_label.setToolTip("Double-click or press Enter to open the figure viewer (zoom, pan, full "
+                                           "screen)")
+        self.detail.image_label.installEventFilter(self)
+        self.demo_banner.get_model_requested.connect(lambda: self.model_actions.get_pmc_clip())
+        self.demo_banner.local_checkpoint_requested.connect(lambda: self.model_actions.use_local_checkpoint())
 
     def _connect_indexing(self) -> None:
         c, indexing = self.controller, self.library_panel.indexing
@@ -241,27 +270,22 @@ class MainWindow(ImageDropMixin, QMainWindow):
         indexing.pause_toggled.connect(lambda paused: c.pause_ingest() if paused else c.resume_ingest())
         indexing.cancel_requested.connect(c.cancel_ingest)
         self.library_panel.remove_requested.connect(self._remove_collection)
+        self.library_panel.resume_requested.connect(c.resume_collection)
+        self.library_panel.browse_requested.connect(self.browse_collection)
+        c.ingest_running_changed.connect(self.library_panel.set_indexing)
 
     # ---------------------------------------------------------------------------------------- messages
+    def show_problem(self, problem: Problem) -> None:
+        """The one place errors are shown: a plain sentence in the banner above the results, details under it."""
+        self.notice.show_problem(problem, "error")
+        if self.statusBar().currentMessage() == "Searching…":
+            self.statusBar().show_idle()
+
     def show_error(self, text: str) -> None:
-        """The one place errors are shown: plain text (escaped here), in the banner above the results."""
-        self.notice.show_message(html.escape(text), "error")
+        self.show_problem(Problem(text))
 
     def show_info(self, text: str) -> None:
-        self.notice.show_message(html.escape(text), "info")
-
-    # ---------------------------------------------------------------------------------------- settings
-    def apply_settings(self, new: AppSettings) -> None:
-        """Adopt and remember new settings; reopen the library when the change concerns it."""
-        old, self.settings = self.settings, new
-        save_settings(new)
-        if needs_reopen(old, new) and (self.controller.library is not None or new.library_dir != old.library_dir):
-            self.open_library(new.library_dir)
-
-    def open_library(self, path: Path, *, read_only: bool = False) -> None:
-        """Open `path` with the current settings' model, device and offline mode."""
-        s = self.settings
-        self.controller.open_library(path, s.model_spec, device=s.device, offline=s.offline, read_only=read_only)
+        self.notice.show_message(text, "info")
 
     def show_about(self) -> None:
         from app.ui.about_dialog import AboutDialog
@@ -277,32 +301,58 @@ class MainWindow(ImageDropMixin, QMainWindow):
             min_score=self.filters.min_score(),
             sort=self.filters.sort_order(),
         )
+        self._browsing = None
         self.controller.set_state(state)
         if state.is_empty:
             self.show_library_state()
 
+    def browse_collection(self, collection_id: int) -> None:
+        """Show a collection's figures without a query (a query typed afterwards searches the whole library)."""
+        info = next((c for c in (self.library_info.collections if self.library_info else ()) if c.id == collection_id),
+                    None)
+        if info is None:
+            return
+        self.search_bar.clear()
+        self._browsing = info.name
+        self.controller.browse(collection_id)
     def set_query_image(self, image: QueryImage) -> None:
         self.notice.hide()
         self.search_bar.set_image(image)
 
     def find_similar(self, result) -> None:
-        """Figures like this one, from its stored vector (nothing is re-encoded)."""
-        self.set_query_image(
-            QueryImage(label=f"Similar to {display_label(result)}", path=Path(result.image_path),
-                       figure_id=result.figure_id)
-        )
+        """Figures like this one, from its stored vector (nothing is re-encoded); the chip's preview is decoded by
+        the engine in a worker and follows (a file that is gone still searches, without a preview)."""
+        image = QueryImage(label=f"Similar to {display_label(result)}", path=Path(result.image_path),
+                           figure_id=result.figure_id)
+        self.set_query_image(image)
+
+        def add_preview(preview) -> None:
+            if self.search_bar.image == image:
+                self.search_bar.chip.show_image(dataclasses.replace(image, preview=preview))
+
+        self.controller.run_job(preview_from_file, Path(result.image_path), on_return=add_preview,
+                                on_error=lambda error: logger.info("no preview for the chip: %s", error))
 
     def focus_search(self) -> None:
         self.search_field.setFocus()
         self.search_field.selectAll()
 
     def clear_query(self) -> None:
+        """Esc: the query, a browsed collection and the detail pane all go; the library's overview comes back."""
         self.search_bar.clear()
+        self.close_detail()
+        if self._browsing is not None:
+            self._browsing = None
+            self.controller.requests.invalidate("search")
+            self.results_model.set_results([])
+            self.show_library_state()
         self.search_field.setFocus()
 
     def _on_searching(self, searching: bool) -> None:
         if searching:
             self.statusBar().showMessage("Searching…")
+        elif self.statusBar().currentMessage() == "Searching…":
+            self.statusBar().show_idle()  # a search that failed or was superseded must not leave this behind
 
     def _on_results(self, request_id: int, page) -> None:
         if page is None:
@@ -311,8 +361,12 @@ class MainWindow(ImageDropMixin, QMainWindow):
             return
         self.results_model.set_results(page.results)
         n = len(page.results)
-        capped = " (the best matches; refine the query to see others)" if n >= self.controller.state.limit else ""
-        self.statusBar().showMessage(f"{n:,} figure(s) in {page.elapsed_ms:.0f} ms{capped}", 8000)
+        if self._browsing is not None:
+            more = f" (the first {n:,} of {page.total_candidates:,})" if page.total_candidates > n else ""
+            self.statusBar().showMessage(f"Collection “{self._browsing}”: {page.total_candidates:,} figures{more}")
+        else:
+            capped = " (the best matches; refine the query to see others)" if n >= self.controller.state.limit else ""
+            self.statusBar().showMessage(f"{n:,} figure(s) in {page.elapsed_ms:.0f} ms{capped}", 8000)
         if n:
             self._set_page(PAGE_RESULTS)
             self.grid.setCurrentIndex(self.results_model.index(0))
@@ -322,6 +376,10 @@ class MainWindow(ImageDropMixin, QMainWindow):
                 "or clear the filters on the left.</p>"
             )
             self._set_page(PAGE_MESSAGE)
+
+    def show_loading_page(self, path: Path) -> None:
+        self.loading_page.show_opening(path)
+        self._set_page(PAGE_LOADING)
 
     def _set_page(self, page: int) -> None:
         self.last_page = page
@@ -337,131 +395,17 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.message.setText(
             f"<h2>Search {info.figures:,} figures</h2>"
             "<p>Type what you are looking for — a finding, a modality, a stain — or drop an image "
-            "(PNG, JPEG, TIFF, DICOM) anywhere on this window to find figures that look like it.</p>"
-            "<p style='color:#56606e'>Ctrl+L search · arrows move · Enter opens · Ctrl+C copies · Esc clears</p>"
+            "(PNG, JPEG, TIFF, DICOM) anywhere on this window to find figures that look like it. "
+            "Click a collection on the left to look through it.</p>"
+            "<p style='color:#56606e'>Ctrl+L search · arrows move · Enter opens · Ctrl+C copies · Esc clears · "
+            "double-click the figure in the detail for the viewer</p>"
         )
         self._set_page(PAGE_MESSAGE)
-
-    # ---------------------------------------------------------------------------------------- detail
-    def open_detail(self, index: QModelIndex | None = None) -> None:
-        index = index if index is not None and index.isValid() else self.grid.currentIndex()
-        result = index.data(RESULT_ROLE) if index.isValid() else None
-        if result is None:
-            return
-        self.detail.show_result(result, self.search_bar.text)
-        if not self.detail.isVisible():
-            self.detail.show()
-            total = sum(self.splitter.sizes())
-            self.splitter.setSizes([280, max(400, total - 280 - 440), 440])
-
-    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self.detail.isVisible() and current.isValid():
-            self.open_detail(current)
-
-    def current_result(self):
-        index = self.grid.currentIndex()
-        return index.data(RESULT_ROLE) if index.isValid() else None
-
-    # ---------------------------------------------------------------------------------------- library
-    def _on_library_opened(self, info) -> None:
-        self.library_info = info
-        reason = info.device_reason or ""
-        self.device_label.setText(f"Device: {info.device or '?'}" + (f" — {reason}" if reason else ""))
-        self.device_label.setToolTip(reason)
-        self.statusBar().showMessage(f"Library {info.path} · model {info.model_id}", 10_000)
-        self.library_panel.summary.setText(f"{info.figures:,} figures · {info.path}")
-        self.library_label.setText(f"Library: {info.path}")
-        read_only = " (read-only)" if info.read_only else ""
-        self.setWindowTitle(f"{PRODUCT_NAME} — {Path(info.path).name}{read_only}")
-        self._close_download_dialog()
-        if not info.read_only and str(info.path) != str(self.settings.library_dir):
-            self.settings = self.settings.with_changes(library_path=str(info.path))
-            save_settings(self.settings)  # the last library opens again next time
-        for action in (self.add_folder_action, self.import_pmc_action, self.import_pmc_folder_action):
-            action.setEnabled(not info.read_only)
-        self.library_panel.remove_button.setVisible(not info.read_only)
-        if self.search_bar.image is None and not self.search_bar.text:
-            self.show_library_state()
-
-    def _on_library_opening(self, path: str) -> None:
-        self.statusBar().showMessage(f"Opening library {path} …")
-        self.message.setText(
-            "<h2>Opening the library…</h2><p>Loading the search model. The first time, its weights are "
-            "downloaded (about 600 MB); afterwards this takes a few seconds.</p>"
-        )
-        self._set_page(PAGE_MESSAGE)
-
-    def _on_library_closed(self) -> None:
-        self.library_info = None
-        self.library_label.setText("No library open")
-        self.setWindowTitle(PRODUCT_NAME)
-        self.results_model.set_results([])
-        self.show_library_state()
-
-    def _on_collections(self, collections) -> None:
-        self.library_panel.set_collections(collections)
-        self.filters.set_collections(collections)
-        if self.library_info is not None:
-            figures = sum(c.figures for c in collections)
-            self.library_info = dataclasses.replace(self.library_info, figures=figures, collections=tuple(collections))
-            if self.search_bar.image is None and not self.search_bar.text.strip():
-                self.show_library_state()
-
-    def _add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of figures")
-        if folder:
-            self.add_sources([Path(folder)], "folder")
-
-    def _import_pmc_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Import PMC articles", "", "PMC articles (*.tar.gz *.tgz *.nxml *.xml);;All files (*)"
-        )
-        if files:
-            self.add_sources([Path(f) for f in files], "auto")
-
-    def _import_pmc_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import a PMC article folder (or a folder of packages)")
-        if folder:
-            self.add_sources([Path(folder)], "auto")
-
-    def add_sources(self, sources: list[Path], kind: str) -> None:
-        """Index `sources`; with no library open yet, the settings' library is opened (or created) first."""
-        controller = self.controller
-        if controller.library is not None:
-            controller.add_sources(sources, kind)
-            return
-
-        def opened(_info):
-            disconnect()
-            controller.add_sources(sources, kind)
-
-        def disconnect():
-            controller.library_opened.disconnect(opened)
-            controller.library_failed.disconnect(disconnect)  # a failed open must not run this on a later one
-
-        controller.library_opened.connect(opened)
-        controller.library_failed.connect(disconnect)
-        self.open_library(self.settings.library_dir)
-
-    def _remove_collection(self, collection_id: int) -> None:
-        if self.actions.ask_yes_no("Remove this collection from the library? The files on disk stay."):
-            self.controller.remove_collection(collection_id)
-
-    def _on_model_offline(self, message: str) -> None:
-        self._close_download_dialog()
-        self.notice.show_message(offline_message(message), "error")
-
-    def _on_model_progress(self, progress) -> None:
-        if self._download_dialog is None:
-            self._download_dialog = ModelDownloadDialog(self)
-        self._download_dialog.show_progress(progress)
-
-    def _close_download_dialog(self) -> None:
-        if self._download_dialog is not None:
-            self._download_dialog.close()
-            self._download_dialog = None
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        detail = getattr(self, "detail", None)  # events arrive while the window is still being built
+        if detail is not None and watched is detail.image_label and self._detail_image_event(event):
+            return True
         if watched is self.search_field and event.type() == QEvent.Type.KeyPress:
             if event.matches(QKeySequence.StandardKey.Paste) and self.paste_image():
                 return True  # an image on the clipboard becomes the query image instead of text
@@ -485,10 +429,12 @@ class MainWindow(ImageDropMixin, QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._closing:
             super().closeEvent(event)
+            self.finished_closing.emit()  # hidden windows do not count as "last window closed": say it
             return
         # Saving a big library's index takes seconds: hide now, finish in a worker, then really close.
         self._closing = True
         self.actions.remember_window()
+        self.model_actions.shutdown()
         self.thumbnails.shutdown()
         self.detail.shutdown()
         event.ignore()

@@ -13,10 +13,11 @@ DEBOUNCE_MS = 300
 
 def _chip_pixmap(image: QueryImage, size: int) -> QPixmap:
     qimage = QImage()
-    if image.path is not None:
+    pil_source = image.preview if image.preview is not None else image.image  # preview: the engine's decoding
+    if pil_source is None and image.path is not None:
         qimage.load(str(image.path))
-    elif image.image is not None:
-        pil = image.image.convert("RGB")
+    elif pil_source is not None:
+        pil = pil_source.convert("RGB")
         pil.thumbnail((size * 2, size * 2))
         data = pil.tobytes("raw", "RGB")
         qimage = QImage(data, pil.width, pil.height, pil.width * 3, QImage.Format.Format_RGB888).copy()

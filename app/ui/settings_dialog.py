@@ -1,9 +1,11 @@
-"""Settings: which model, which device, where the library lives, and whether downloads are allowed."""
+"""Settings: the open library and its model (which belongs to the library), the device, which library folder to
+open, and whether downloads are allowed."""
 
 from __future__ import annotations
 
 import logging
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -11,19 +13,24 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
 
+from app.model_names import describe_model
 from app.settings import AppSettings
 
 logger = logging.getLogger(__name__)
 
-LOCAL_CHECKPOINT = "__local__"
-LOCAL_FOLDER = "__local_dir__"
+MODEL_BELONGS_TO_LIBRARY = (
+    "The model belongs to the library: every figure in it was indexed with this model, and only the same model "
+    "can search it. To search with another model, make a new library for it; this one stays as it is."
+)
 
 
 def available_models() -> list[str]:
@@ -39,25 +46,22 @@ def available_devices() -> list[tuple[str, str]]:
     return [(d.name, d.label or d.name) for d in list_devices()]
 
 
+def _plain(text: str, name: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
 class SettingsDialog(QDialog):
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None):
+    def __init__(self, settings: AppSettings, library_info=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
         self._settings = settings
-        self._local_weights = settings.weights
-
-        self.model = QComboBox()
-        for name in available_models():
-            self.model.addItem(name, name)
-        self.model.addItem("Local checkpoint…", LOCAL_CHECKPOINT)
-        self.model.addItem("Exported model folder…", LOCAL_FOLDER)
-        if settings.weights and self.model.findData(settings.model_name) < 0:
-            self.model.insertItem(0, settings.model_name, settings.model_name)
-        self.model.setCurrentIndex(max(0, self.model.findData(settings.model_name)))
-        self.model.activated.connect(self._on_model_chosen)
-        self.weights_label = QLabel(settings.weights or "Weights: downloaded on first use")
-        self.weights_label.setWordWrap(True)
+        self.wants_new_library = False  # "New library with another model…" was clicked
 
         self.device = QComboBox()
         self.device.addItem("Automatic (best available)", "auto")
@@ -75,42 +79,40 @@ class SettingsDialog(QDialog):
         self.offline = QCheckBox("Work offline (never download model files)")
         self.offline.setChecked(settings.offline)
 
-        note = QLabel(
-            "An existing library keeps the model it was built with; a new model applies to new libraries. "
-            "Device changes apply when the library is reopened."
-        )
-        note.setWordWrap(True)
-        note.setObjectName("settingsNote")
-
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form = QFormLayout(self)
-        form.addRow("Model", self.model)
-        form.addRow("", self.weights_label)
+        form = QFormLayout()
         form.addRow("Device", self.device)
         form.addRow("Library folder", library_row)
         form.addRow("", self.offline)
-        form.addRow(note)
-        form.addRow(buttons)
+        form.addRow(_plain("Device changes apply when the library is reopened (they reopen it now).", "settingsNote"))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._library_box(library_info))
+        layout.addLayout(form)
+        layout.addWidget(buttons)
 
-    def _on_model_chosen(self, index: int) -> None:
-        choice = self.model.itemData(index)
-        if choice not in (LOCAL_CHECKPOINT, LOCAL_FOLDER):
-            self._local_weights = None
-            self.weights_label.setText("Weights: downloaded on first use")
-            return
-        if choice == LOCAL_CHECKPOINT:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Choose a PMC-CLIP checkpoint", "", "Checkpoints (*.pt *.pth *.bin *.safetensors);;All files (*)"
-            )
+    def _library_box(self, info) -> QGroupBox:
+        box = QGroupBox("Open library")
+        form = QFormLayout(box)
+        if info is None:
+            self.model_label = _plain("No library is open.", "settingsModel")
+            form.addRow("Model", self.model_label)
         else:
-            path = QFileDialog.getExistingDirectory(self, "Choose a model folder exported by pmc-trainer")
-        if path:
-            self._local_weights = path
-            self.weights_label.setText(f"Weights: {path}")
-        else:
-            self.model.setCurrentIndex(0)
+            model = describe_model(info.model_spec)
+            form.addRow("Library", _plain(str(info.path), "settingsLibrary"))
+            self.model_label = _plain(model.title, "settingsModel")
+            form.addRow("Model", self.model_label)
+            form.addRow("", _plain(f"Knows: {model.knows}"))
+        form.addRow(_plain(MODEL_BELONGS_TO_LIBRARY, "settingsModelNote"))
+        self.new_library_button = QPushButton("New library with another model…")
+        self.new_library_button.clicked.connect(self._new_library)
+        form.addRow(self.new_library_button)
+        return box
+
+    def _new_library(self) -> None:
+        self.wants_new_library = True
+        self.reject()  # the window opens the new-library dialog once this one is closed
 
     def _choose_library(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Library folder", self.library.text())
@@ -118,17 +120,7 @@ class SettingsDialog(QDialog):
             self.library.setText(path)
 
     def result_settings(self) -> AppSettings:
-        model = self.model.currentData()
-        weights = self._local_weights
-        if model == LOCAL_CHECKPOINT:
-            model = "pmc-clip"  # the official architecture with the chosen weights
-        elif model == LOCAL_FOLDER and weights:
-            model, weights = f"local-dir:{weights}", None  # an exported folder carries its own config
-        elif model == LOCAL_FOLDER:
-            model = self._settings.model_name
         return self._settings.with_changes(
-            model_name=model,
-            weights=weights,
             device=self.device.currentData(),
             library_path=self.library.text().strip(),
             offline=self.offline.isChecked(),

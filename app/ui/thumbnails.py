@@ -20,7 +20,6 @@ from PySide6.QtGui import QImage, QPixmap
 
 from engine import paths
 from engine.fileio import atomic_write_bytes
-from engine.imaging import open_image
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +29,8 @@ ALL_POOLS: weakref.WeakSet[QThreadPool] = weakref.WeakSet()
 
 def open_any_image(path: Path) -> Image.Image:
     """Any figure as RGB, through the engine's decoding (DICOM windowing, 16-bit, EXIF rotation, size limits)."""
+    from engine.imaging import open_image  # numpy and pydicom: loaded by the first decode, not before the window
+
     return open_image(path)
 
 

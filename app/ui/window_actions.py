@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from app import citation
+from app.problems import Problem
 from app.settings import AppSettings, save_window_state
 from app.ui.thumbnails import open_any_image
 
@@ -36,8 +37,9 @@ class WindowActions:
     def __init__(self, window: MainWindow):
         self.window = window
         self.locked_box: QMessageBox | None = None
-        # Replaced by tests: the one blocking question the window asks.
+        # Replaced by tests: the blocking questions the window asks.
         self.ask_yes_no: Callable[[str], bool] = self._ask_yes_no
+        self.ask_text: Callable[..., str | None] = self._ask_text
 
     # ---------------------------------------------------------------------------------------- shortcuts
     def install_shortcuts(self) -> None:
@@ -65,7 +67,7 @@ class WindowActions:
         try:
             pil = open_any_image(Path(result.image_path)).convert("RGB")
         except Exception as error:  # a vanished or unreadable file: say so, don't crash
-            self.window.show_error(f"The figure cannot be copied: {error}")
+            self.window.show_problem(Problem("The figure cannot be copied: its file cannot be read.", str(error)))
             return
         data = pil.tobytes("raw", "RGB")
         image = QImage(data, pil.width, pil.height, pil.width * 3, QImage.Format.Format_RGB888).copy()
@@ -87,15 +89,18 @@ class WindowActions:
         name = f"{citation.bibtex_key(result)}{suffix}"
         path, _ = QFileDialog.getSaveFileName(self.window, "Save citation", name, f"Citation (*{suffix})")
         if path:
-            if fmt == "ris":
-                text = text + "\n" + citation.attribution(result) + "\n"
-            Path(path).write_text(text, encoding="utf-8")
+            Path(path).write_text(text, encoding="utf-8")  # the licence is inside the record (RIS N1, BibTeX)
             self.window.statusBar().showMessage(f"Saved {path}", 5000)
 
     # ---------------------------------------------------------------------------------------- dialogs
     def _ask_yes_no(self, question: str) -> bool:
         answer = QMessageBox.question(self.window, "PMC Figure Search", question)
         return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_text(self, question: str, default: str = "") -> str | None:
+        """A short text from the user (None when cancelled)."""
+        text, ok = QInputDialog.getText(self.window, "PMC Figure Search", question, text=default)
+        return text.strip() if ok else None
 
     def offer_read_only(self, path: str) -> None:
         """Another instance holds the library: never write to it; offer to look without changing anything."""
@@ -123,10 +128,22 @@ class WindowActions:
     def open_settings(self) -> None:
         from app.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.window.settings, self.window)
-        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+        window = self.window
+        dialog = SettingsDialog(window.settings, window.library_info, window)
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            window.apply_settings(dialog.result_settings())
+        elif dialog.wants_new_library:
+            self.new_library()
+
+    def new_library(self) -> None:
+        """A new library with a model of the user's choice (a library keeps the model it was built with)."""
+        from app.ui.new_library_dialog import NewLibraryDialog
+
+        dialog = NewLibraryDialog(self.window)
+        if dialog.exec() != NewLibraryDialog.DialogCode.Accepted:
             return
-        self.window.apply_settings(dialog.result_settings())
+        spec, folder = dialog.chosen()
+        self.window.open_library(folder, spec=spec)
 
     def remember_window(self) -> None:
         window = self.window

@@ -11,7 +11,16 @@ from engine.catalog.db import (
     vector_to_blob,
 )
 from engine.catalog.migrations import CURRENT_VERSION
-from engine.catalog.schema import Article, Base, Collection, Figure, IngestProblem, LibraryMeta, Vector
+from engine.catalog.schema import (
+    Article,
+    Base,
+    Collection,
+    CollectionSource,
+    Figure,
+    IngestProblem,
+    LibraryMeta,
+    Vector,
+)
 from engine.catalog.vectors import iter_figure_vectors
 
 __all__ = [
@@ -19,6 +28,7 @@ __all__ = [
     "Article",
     "Base",
     "Collection",
+    "CollectionSource",
     "Figure",
     "IngestProblem",
     "LibraryMeta",

@@ -89,7 +89,39 @@ def _v2_to_v3(conn: Connection) -> None:
     )
 
 
-STEPS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3]  # STEPS[i] goes from version i+1 to i+2
+def _first_minutes(conn: Connection) -> None:
+    """Complete citations, collections of several sources, and incomplete (cancelled) collections.
+
+    Articles gain authors (a JSON list of "Family, Given"), volume, issue and pages. A collection may hold several
+    sources (the PMC packages a user imported in one action): each becomes a row of `collection_sources`, and the
+    existing collections get their one source copied there. A collection's status says whether its last run
+    finished ("complete") or stopped early ("incomplete": the user may resume it).
+    """
+    for column in ("authors TEXT", "volume VARCHAR(64)", "issue VARCHAR(64)", "pages VARCHAR(64)"):
+        conn.execute(text(f"ALTER TABLE articles ADD COLUMN {column}"))
+    conn.execute(text("ALTER TABLE collections ADD COLUMN status VARCHAR(16) DEFAULT 'complete' NOT NULL"))
+    conn.execute(text("UPDATE collections SET status = 'incomplete' WHERE last_ingested IS NULL"))
+    conn.execute(
+        text(
+            "CREATE TABLE collection_sources ("
+            " id INTEGER NOT NULL, collection_id INTEGER NOT NULL, position INTEGER NOT NULL,"
+            " kind VARCHAR(32) NOT NULL, source TEXT NOT NULL,"
+            " CONSTRAINT pk_collection_sources PRIMARY KEY (id),"
+            " CONSTRAINT uq_collection_sources_collection_id UNIQUE (collection_id, position),"
+            " CONSTRAINT fk_collection_sources_collection_id_collections FOREIGN KEY(collection_id)"
+            " REFERENCES collections (id) ON DELETE CASCADE)"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO collection_sources (collection_id, position, kind, source)"
+            " SELECT id, 0, kind, source FROM collections"
+        )
+    )
+
+
+# STEPS[i] goes from version i+1 to i+2
+STEPS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _first_minutes]
 CURRENT_VERSION = 1 + len(STEPS)
 
 

@@ -59,6 +59,24 @@ class Collection(Base):
     # Mark-and-sweep: every figure seen in the current ingest run gets this mark; the rest are swept at the end.
     scan_mark: Mapped[int] = mapped_column(Integer, default=0)
     last_ingested: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # "complete" when the last run finished; "incomplete" while one runs or after it was cancelled or failed.
+    status: Mapped[str] = mapped_column(String(16), default="complete", server_default="complete")
+
+    sources: Mapped[list[CollectionSource]] = relationship(
+        order_by="CollectionSource.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class CollectionSource(Base):
+    """One folder or file a collection is made of; a collection imported in one action may have many."""
+
+    __tablename__ = "collection_sources"
+    __table_args__ = (UniqueConstraint("collection_id", "position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # 0 for the first; figure keys of later ones carry it
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(Text)
 
 
 class Article(Base):
@@ -72,6 +90,10 @@ class Article(Base):
     year: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     license: Mapped[str | None] = mapped_column(String(255), nullable=True)
     license_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    authors: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of "Family, Given"
+    volume: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issue: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pages: Mapped[str | None] = mapped_column(String(64), nullable=True)  # "123-130", or an e-location "e1234"
 
 
 class Vector(Base):

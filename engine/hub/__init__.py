@@ -5,10 +5,11 @@ No torch and no transformers here, so CLIs can list, fetch and check files witho
 """
 
 from engine.hub.cache import fetch, local_path
-from engine.hub.known_files import PMC_CLIP_EXTRACTED, PMC_CLIP_FULL_CHECKPOINT, PUBMEDBERT_TOKENIZER
+from engine.hub.known_files import MODEL_FILES, PMC_CLIP_EXTRACTED, PMC_CLIP_FULL_CHECKPOINT, PUBMEDBERT_TOKENIZER
 from engine.hub.remote import DownloadProgress, RemoteFile, UrlFile, cached_file_path, hub_endpoint
 
 __all__ = [
+    "MODEL_FILES",
     "PMC_CLIP_EXTRACTED",
     "PMC_CLIP_FULL_CHECKPOINT",
     "PUBMEDBERT_TOKENIZER",

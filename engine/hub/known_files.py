@@ -21,3 +21,10 @@ PUBMEDBERT_TOKENIZER: tuple[RemoteFile, ...] = (
     RemoteFile(_PUBMEDBERT, "vocab.txt"),
     RemoteFile(_PUBMEDBERT, "tokenizer_config.json"),
 )
+
+# What `pmc-search download` and the app's "Get PMC-CLIP" fetch per model name. Both PMC-CLIP variants read the
+# same released weights; they differ only in how they are wired.
+MODEL_FILES: dict[str, tuple[RemoteFile, ...]] = {
+    "pmc-clip": (*PMC_CLIP_EXTRACTED, *PUBMEDBERT_TOKENIZER),
+    "pmc-clip-notebook": (*PMC_CLIP_EXTRACTED, *PUBMEDBERT_TOKENIZER),
+}

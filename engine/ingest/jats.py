@@ -188,7 +188,52 @@ def _article_meta(article: etree._Element) -> ArticleMeta:
         year=_year(meta),
         license=license_code,
         license_url=license_url,
+        authors=_authors(meta),
+        volume=text_of(meta.find("volume")) if meta is not None else None,
+        issue=text_of(meta.find("issue")) if meta is not None else None,
+        pages=_pages(meta),
     )
+
+
+def _authors(meta: etree._Element | None) -> tuple[str, ...]:
+    """"Family, Given" per author (or a group author's name), in the order the article lists them."""
+    if meta is None:
+        return ()
+    names = []
+    for contrib in meta.findall("contrib-group/contrib"):
+        if (contrib.get("contrib-type") or "author").strip().lower() != "author":
+            continue  # editors, reviewers …
+        name = _person_name(contrib) or text_of(contrib.find("collab"))
+        if name:
+            names.append(name)
+    return tuple(names)
+
+
+def _person_name(contrib: etree._Element) -> str | None:
+    # `<name>` directly, or the western form among `<name-alternatives>`, or a free `<string-name>`.
+    candidates = contrib.findall("name") + contrib.findall("name-alternatives/name")
+    name = next((n for n in candidates if (n.get("name-style") or "western") == "western"), None)
+    if name is None and candidates:
+        name = candidates[0]
+    if name is None:
+        return text_of(contrib.find("string-name"))
+    family, given = text_of(name.find("surname")), text_of(name.find("given-names"))
+    suffix = text_of(name.find("suffix"))
+    if family and suffix:
+        family = f"{family} {suffix}"
+    if family and given:
+        return f"{family}, {given}"
+    return family or given
+
+
+def _pages(meta: etree._Element | None) -> str | None:
+    """"145-152" from fpage/lpage, "145" alone, or the electronic location ("e1234") that replaces pages."""
+    if meta is None:
+        return None
+    first, last = text_of(meta.find("fpage")), text_of(meta.find("lpage"))
+    if first and last and last != first:
+        return f"{first}-{last}"
+    return first or text_of(meta.find("elocation-id"))
 
 
 def normalize_pmcid(value: str | None) -> str | None:

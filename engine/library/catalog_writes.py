@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import func, select
@@ -11,7 +12,16 @@ from engine.catalog import Article, Figure, get_meta, set_meta
 from engine.catalog.chunks import chunked
 from engine.types import ArticleMeta
 
-_ARTICLE_FIELDS = ("pmcid", "pmid", "doi", "title", "journal", "year", "license", "license_url")
+_ARTICLE_FIELDS = (
+    "pmcid", "pmid", "doi", "title", "journal", "year", "license", "license_url", "authors", "volume", "issue", "pages"
+)
+
+
+def _column_value(meta: ArticleMeta, name: str):
+    value = getattr(meta, name)
+    if name == "authors":  # a tuple in ArticleMeta, a JSON list in the catalog
+        return json.dumps(list(value), ensure_ascii=False) if value else None
+    return value
 
 
 def _find_article(session: Session, meta: ArticleMeta) -> Article | None:
@@ -38,7 +48,7 @@ def upsert_article(session: Session, meta: ArticleMeta | None, cache: dict[Artic
         article = Article()
         session.add(article)
     for name in _ARTICLE_FIELDS:
-        value = getattr(meta, name)
+        value = _column_value(meta, name)
         if value is not None and getattr(article, name) != value:
             setattr(article, name, value)
     session.flush()

@@ -14,7 +14,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,6 +56,15 @@ class SourceReader(Protocol):
     def estimate_count(self, path: Path, kind: str) -> int | None: ...
 
 
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source of a collection: where, what kind, and the prefix that keeps its keys apart from the others'."""
+
+    path: Path
+    kind: str
+    key_prefix: str = ""  # "" for a collection's first source; "<position>:" for the later ones
+
+
 @dataclass
 class IngestJob:
     """Everything one ingest run needs; the Library builds it."""
@@ -63,8 +72,7 @@ class IngestJob:
     sessions: sessionmaker[Session]
     encoder: Encoder
     collection_id: int
-    source: Path
-    kind: str
+    sources: tuple[SourceSpec, ...]
     work_dir: Path
     dim: int
     index: IndexWriter
@@ -152,6 +160,9 @@ class _Rate:
         (t0, d0), (t1, d1) = self.samples[0], self.samples[-1]
         return (d1 - d0) / (t1 - t0) if t1 > t0 else None
 
+    def restart(self) -> None:
+        self.samples.clear()
+
 
 def run_ingest(
     job: IngestJob,
@@ -167,13 +178,15 @@ def run_ingest(
     with job.commit_lock, job.sessions.begin() as session:
         collection = session.get(Collection, job.collection_id)
         collection.scan_mark += 1
+        collection.status = "incomplete"  # until this run completes: a crash or a cancel leaves it resumable
         mark = collection.scan_mark
         session.execute(delete(IngestProblem).where(IngestProblem.collection_id == job.collection_id))
-    total = job.reader.estimate_count(job.source, job.kind)
-    yield IngestProgress("scanning", 0, total, message=f"scanning {job.source}")
+    total = _estimate_total(job)
+    where = str(job.sources[0].path) if len(job.sources) == 1 else f"{len(job.sources)} sources"
+    yield IngestProgress("scanning", 0, total, message=f"scanning {where}")
 
     source_failed: list[bool] = []
-    records = _guarded(job.reader.iter_source(job.source, job.kind, work_dir=job.work_dir), source_failed)
+    records = _all_records(job, source_failed)
     rate = _Rate()
     batch: list[_Examined] = []
     pending_problems: list[SourceProblem] = []
@@ -199,7 +212,13 @@ def run_ingest(
         needs_encoding = sum(1 for e in batch if e.pixels is not None)
         if needs_encoding >= batch_size or len(batch) + len(pending_problems) >= _MAX_RECORDS_PER_COMMIT:
             yield flush()
-            if _wait_while_paused(pause, cancel) or cancel():
+            if pause is not None and pause():
+                yield IngestProgress("paused", tally.done, total)
+                if _wait_while_paused(pause, cancel):
+                    cancelled = True
+                    break
+                rate.restart()  # the pause is not part of the speed: no stale rate or ETA after it
+            if cancel():
                 cancelled = True
                 break
     if not cancelled and (batch or pending_problems):
@@ -211,7 +230,9 @@ def run_ingest(
         yield IngestProgress("indexing", tally.done, total, message="removing figures that are gone")
         tally.removed = _sweep(job, mark)
     with job.commit_lock, job.sessions.begin() as session:
-        session.get(Collection, job.collection_id).last_ingested = time.time()
+        collection = session.get(Collection, job.collection_id)
+        collection.last_ingested = time.time()
+        collection.status = "complete" if complete else "incomplete"
     report = IngestReport(
         collection_id=job.collection_id,
         added=tally.added,
@@ -224,6 +245,29 @@ def run_ingest(
     )
     yield IngestProgress("cancelled" if cancelled else "done", tally.done, total)
     return report
+
+
+def _estimate_total(job: IngestJob) -> int | None:
+    counts = [job.reader.estimate_count(spec.path, spec.kind) for spec in job.sources]
+    return None if any(c is None for c in counts) else sum(counts)
+
+
+def _all_records(job: IngestJob, failed: list[bool]) -> Iterator[FigureRecord | SourceProblem]:
+    """Every source's records in turn, keys prefixed so that two sources never share one.
+
+    A source that is gone or breaks mid-way is reported and the others are still read; the scan then counts as
+    incomplete (nothing is swept).
+    """
+    for spec in job.sources:
+        if not spec.path.exists():
+            failed.append(True)
+            yield SourceProblem(str(spec.path), "the folder or file is gone; its figures were kept")
+            continue
+        records = job.reader.iter_source(spec.path, spec.kind, work_dir=job.work_dir)
+        for item in _guarded(records, failed):
+            if spec.key_prefix and isinstance(item, FigureRecord):
+                item = replace(item, key=spec.key_prefix + item.key)
+            yield item
 
 
 def _describe(error: BaseException) -> str:

@@ -11,7 +11,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 from engine.catalog import (
     Article,
     Collection,
+    CollectionSource,
     Figure,
     Vector,
     all_meta,
@@ -33,12 +34,14 @@ from engine.catalog import (
 )
 from engine.errors import LibraryError, LibraryModelMismatchError, UserInputError
 from engine.library import queries
-from engine.library.ingest import IngestJob, collect_garbage, run_ingest
+from engine.library.ingest import IngestJob, SourceSpec, collect_garbage, run_ingest
 from engine.library.live_index import LiveIndex
 from engine.library.lock import LibraryLock
+from engine.paths import CATALOG_FILE, is_library
 from engine.prompt_vectors import CachedPromptEncoder
 from engine.search import Searcher, build_query_vector, keyword_text
 from engine.search.captions import captions_for_vector
+from engine.search.results import load_figures, to_result
 from engine.types import (
     CaptionMatch,
     CollectionInfo,
@@ -54,17 +57,43 @@ from engine.types import (
     SearchQuery,
     SearchResult,
     SourceProblem,
+    WhyMatched,
 )
 
 logger = logging.getLogger(__name__)
 
-CATALOG_FILE = "catalog.sqlite"
 LOCK_FILE = "library.lock"
 MEDIA_DIR = "media"
 
 
-def is_library(path: str | Path) -> bool:
-    return (Path(path) / CATALOG_FILE).is_file()
+def _source_paths(source: str | Path | Sequence[str | Path]) -> list[Path]:
+    items = [source] if isinstance(source, (str, Path)) else list(source)
+    if not items:
+        raise UserInputError("no folder or file was given to add")
+    paths = []
+    for item in items:
+        path = Path(item).expanduser().resolve()
+        if not path.exists():
+            raise UserInputError(f"{item} does not exist")
+        if path not in paths:
+            paths.append(path)
+    return paths
+
+
+def _source_kind(path: Path, kind: str) -> str:
+    if kind != "auto":
+        return kind
+    from engine.ingest import detect_source_kind
+
+    return detect_source_kind(path)
+
+
+def _find_collection(session, paths: list[Path], kinds: list[str]) -> Collection | None:
+    wanted = [(str(p), k) for p, k in zip(paths, kinds, strict=True)]
+    candidates = session.scalars(
+        select(Collection).where(Collection.source == wanted[0][0], Collection.kind == wanted[0][1])
+    ).unique()
+    return next((c for c in candidates if [(s.source, s.kind) for s in c.sources] == wanted), None)
 
 
 class _CatalogMeta:
@@ -214,26 +243,28 @@ class Library:
         with self._sessions() as session:
             return queries.collections(session)
 
-    def add_collection(self, source: str | Path, *, kind: str = "auto", name: str | None = None) -> CollectionInfo:
-        """Register a source (folder, PMC packages, PMC-OA jsonl, ROCO); an already registered one is returned."""
+    def add_collection(
+        self, source: str | Path | Sequence[str | Path], *, kind: str = "auto", name: str | None = None
+    ) -> CollectionInfo:
+        """Register a source (folder, PMC packages, PMC-OA jsonl, ROCO), or several as ONE collection (the packages
+        a user imported in one action); a collection with exactly these sources is returned instead of a second."""
         self._writable()
-        from engine.ingest import detect_source_kind
-
-        source_path = Path(source).expanduser().resolve()
-        if not source_path.exists():
-            raise UserInputError(f"{source} does not exist")
-        if kind == "auto":
-            kind = detect_source_kind(source_path)
+        paths = _source_paths(source)
+        kinds = [_source_kind(p, kind) for p in paths]
         with self._write_lock, self._sessions.begin() as session:
-            existing = session.scalars(
-                select(Collection).where(Collection.source == str(source_path), Collection.kind == kind)
-            ).first()
+            existing = _find_collection(session, paths, kinds)
             if existing is None:
-                existing = Collection(name=name or source_path.name, kind=kind, source=str(source_path), scan_mark=0)
+                default_name = paths[0].name if len(paths) == 1 else f"{len(paths)} imports"
+                existing = Collection(
+                    name=name or default_name, kind=kinds[0], source=str(paths[0]), scan_mark=0, status="incomplete"
+                )
+                existing.sources = [
+                    CollectionSource(position=i, kind=k, source=str(p))
+                    for i, (p, k) in enumerate(zip(paths, kinds, strict=True))
+                ]
                 session.add(existing)
                 session.flush()
-            count = session.scalar(select(func.count()).where(Figure.collection_id == existing.id)) or 0
-            return queries.collection_info(existing, count)
+            return queries.collection_infos(session, [existing])[0]
 
     def remove_collection(self, collection_id: int) -> None:
         self._writable()
@@ -272,15 +303,17 @@ class Library:
             collection = session.get(Collection, collection_id)
             if collection is None:
                 raise UserInputError(f"there is no collection {collection_id}")
-            source, kind = Path(collection.source), collection.kind
-        if not source.exists():
-            raise UserInputError(f"the source of collection {collection.name!r} is gone: {source}")
+            sources = tuple(
+                SourceSpec(Path(s.source), s.kind, f"{s.position}:" if s.position else "") for s in collection.sources
+            )
+            name = collection.name
+        if not any(spec.path.exists() for spec in sources):
+            raise UserInputError(f"the source of collection {name!r} is gone: {sources[0].path}")
         job = IngestJob(
             sessions=self._sessions,
             encoder=encoder,
             collection_id=collection_id,
-            source=source,
-            kind=kind,
+            sources=sources,
             work_dir=self.path / MEDIA_DIR / str(collection_id),
             dim=self.dim,
             index=self._index,
@@ -342,6 +375,17 @@ class Library:
         term = QueryTerm(figure_id=image) if isinstance(image, int) else QueryTerm(image=image)
         vector = self._query_vector((term,))
         return captions_for_vector(self._sessions, self._searcher, encoder, vector, limit=limit)
+
+    def browse(self, collection_id: int, *, offset: int = 0, limit: int = 200) -> SearchPage:
+        """A collection's figures without a query, in reading order (article by article), one page at a time."""
+        started = time.perf_counter()
+        with self._sessions() as session:
+            if session.get(Collection, collection_id) is None:
+                raise UserInputError(f"there is no collection {collection_id}")
+            ids, total = queries.collection_figure_ids(session, collection_id, offset, limit)
+            figures = load_figures(session, ids)
+            results = tuple(to_result(figures[i], 0.0, WhyMatched(similarity=0.0)) for i in ids if i in figures)
+        return SearchPage(results, total, offset, (time.perf_counter() - started) * 1000)
 
     def figure(self, figure_id: int) -> SearchResult:
         result = self._searcher.figure(figure_id)

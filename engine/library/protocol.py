@@ -7,7 +7,7 @@ dataclass from `engine.types`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -49,8 +49,16 @@ class FigureLibrary(Protocol):
 
     def figure(self, figure_id: int) -> SearchResult: ...
 
+    def browse(self, collection_id: int, *, offset: int = 0, limit: int = 200) -> SearchPage:
+        """A collection's figures without a query (reading order), one page at a time."""
+        ...
+
     # changes (refused on a read-only library)
-    def add_collection(self, source: str | Path, *, kind: str = "auto", name: str | None = None) -> CollectionInfo: ...
+    def add_collection(
+        self, source: str | Path | Sequence[str | Path], *, kind: str = "auto", name: str | None = None
+    ) -> CollectionInfo:
+        """One collection of one source, or of several (imported in one action)."""
+        ...
 
     def remove_collection(self, collection_id: int) -> None: ...
 

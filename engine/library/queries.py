@@ -9,19 +9,37 @@ from engine.catalog import Article, Collection, Figure, IngestProblem
 from engine.types import CollectionInfo, Facets, SourceProblem
 
 
-def collection_info(collection: Collection, figures: int) -> CollectionInfo:
-    return CollectionInfo(
-        id=collection.id, name=collection.name, kind=collection.kind, source=collection.source, figures=figures
-    )
+def collection_infos(session: Session, rows: list[Collection]) -> list[CollectionInfo]:
+    """Each collection with its figure and article counts, its status and its sources."""
+    ids = [c.id for c in rows]
+    counts = select(
+        Figure.collection_id, func.count(), func.count(func.distinct(Figure.article_id))
+    ).where(Figure.collection_id.in_(ids)).group_by(Figure.collection_id)
+    numbers = {cid: (figures, articles) for cid, figures, articles in session.execute(counts)}
+    return [
+        CollectionInfo(
+            id=c.id, name=c.name, kind=c.kind, source=c.source, figures=numbers.get(c.id, (0, 0))[0],
+            articles=numbers.get(c.id, (0, 0))[1], status=c.status, sources=tuple(s.source for s in c.sources),
+        )
+        for c in rows
+    ]
 
 
 def collections(session: Session) -> list[CollectionInfo]:
-    counts = {
-        cid: n for cid, n in session.execute(select(Figure.collection_id, func.count()).group_by(Figure.collection_id))
-    }
-    return [
-        collection_info(c, counts.get(c.id, 0)) for c in session.scalars(select(Collection).order_by(Collection.id))
-    ]
+    return collection_infos(session, list(session.scalars(select(Collection).order_by(Collection.id)).unique()))
+
+
+def collection_figure_ids(session: Session, collection_id: int, offset: int, limit: int) -> tuple[list[int], int]:
+    """One page of a collection's figure ids in reading order (article, then figure key), and how many it has."""
+    total = session.scalar(select(func.count()).where(Figure.collection_id == collection_id)) or 0
+    query = (
+        select(Figure.id)
+        .where(Figure.collection_id == collection_id)
+        .order_by(Figure.article_id.is_(None), Figure.article_id, Figure.key)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.scalars(query)), int(total)
 
 
 def facets(session: Session) -> Facets:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 from sqlalchemy import select
@@ -10,6 +12,19 @@ from sqlalchemy.orm import Session
 from engine.catalog import Article, Figure
 from engine.catalog.chunks import chunked
 from engine.types import ArticleMeta, SearchResult, WhyMatched
+
+logger = logging.getLogger(__name__)
+
+
+def _authors(stored: str | None) -> tuple[str, ...]:
+    if not stored:
+        return ()
+    try:
+        names = json.loads(stored)
+    except ValueError:
+        logger.warning("ignoring unreadable authors %r", stored[:80])
+        return ()
+    return tuple(str(n) for n in names) if isinstance(names, list) else ()
 
 
 def article_meta(article: Article | None) -> ArticleMeta | None:
@@ -24,6 +39,10 @@ def article_meta(article: Article | None) -> ArticleMeta | None:
         year=article.year,
         license=article.license,
         license_url=article.license_url,
+        authors=_authors(article.authors),
+        volume=article.volume,
+        issue=article.issue,
+        pages=article.pages,
     )
 
 

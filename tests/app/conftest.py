@@ -8,6 +8,35 @@ import time
 import pytest
 
 
+def pytest_configure(config):
+    # pytest-qt fails every test in which an exception escapes a Qt event handler or slot (it hooks sys.excepthook
+    # around each test phase). That check must never be switched off for the GUI tests.
+    if config.getini("qt_no_exception_capture"):
+        raise pytest.UsageError("qt_no_exception_capture must stay off: GUI tests fail on escaped exceptions")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("qt_no_exception_capture"):
+            raise pytest.UsageError(f"{item.nodeid}: qt_no_exception_capture is not allowed in the GUI tests")
+
+
+@pytest.fixture(autouse=True)
+def no_exception_in_python_threads():
+    """Fails a test in which a plain Python thread died of an exception (pytest-qt covers Qt's handlers)."""
+    died: list[str] = []
+    previous = threading.excepthook
+
+    def record(args):
+        died.append(f"{args.thread.name if args.thread else '?'}: {args.exc_type.__name__}: {args.exc_value}")
+        previous(args)
+
+    threading.excepthook = record
+    yield
+    threading.excepthook = previous
+    assert not died, f"exceptions escaped in threads: {died}"
+
+
 @pytest.fixture(autouse=True)
 def qsettings_in_tmp_home(isolated_home):
     from app.settings import configure_qsettings

@@ -7,6 +7,7 @@ the window's behaviour without a catalog, an index or a model.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -71,7 +72,9 @@ class FakeLibrary:
         self.closed = False
         self.close_delay = 0.0  # seconds close() takes (saving a big index)
         if figures_dir is not None:
-            self._add_figures(self.add_collection(figures_dir, kind="folder").id, make_figures(figures_dir, count))
+            first = self.add_collection(figures_dir, kind="folder").id
+            self._add_figures(first, make_figures(figures_dir, count))
+            self._set_collection(first, "complete")
 
     def _add_figures(self, collection_id: int, paths: list[Path]) -> None:
         collection = self._collections[collection_id]
@@ -85,9 +88,14 @@ class FakeLibrary:
                 article=article, why=WhyMatched(similarity=0.0),
             )
             self._figures.append((collection_id, result))
-        self._collections[collection_id] = CollectionInfo(
-            collection.id, collection.name, collection.kind, collection.source,
-            sum(1 for c, _ in self._figures if c == collection_id),
+        self._set_collection(collection_id)
+
+    def _set_collection(self, collection_id: int, status: str | None = None) -> None:
+        collection = self._collections[collection_id]
+        mine = [r for c, r in self._figures if c == collection_id]
+        self._collections[collection_id] = dataclasses.replace(
+            collection, figures=len(mine), articles=len({r.article.pmcid for r in mine}),
+            status=status or collection.status,
         )
 
     # --- the Library API the GUI uses -------------------------------------------------------------------------
@@ -105,9 +113,14 @@ class FakeLibrary:
                       collections=tuple(self.collections()))
 
     def add_collection(self, source, *, kind: str = "auto", name: str | None = None) -> CollectionInfo:
+        sources = [str(source)] if isinstance(source, (str, Path)) else [str(s) for s in source]
         with self._lock:
-            cid = len(self._collections) + 1
-            info = CollectionInfo(cid, name or Path(source).name, "folder" if kind == "auto" else kind, str(source), 0)
+            for info in self._collections.values():
+                if list(info.sources) == sources:
+                    return info
+            cid = max(self._collections, default=0) + 1
+            info = CollectionInfo(cid, name or Path(sources[0]).name, "folder" if kind == "auto" else kind,
+                                  sources[0], 0, status="incomplete", sources=tuple(sources))
             self._collections[cid] = info
             return info
 
@@ -118,14 +131,18 @@ class FakeLibrary:
 
     def ingest(self, collection_id: int, *, cancel=None, pause=None, batch_size: int = 32):
         self.ingest_calls.append(collection_id)
-        source = Path(self._collections[collection_id].source)
         # Caption sidecars belong to their image, as in the real folder reader.
         files = sorted(
-            p for p in source.iterdir()
+            p for source in self._collections[collection_id].sources for p in Path(source).iterdir()
             if p.is_file() and not (p.suffix == ".txt" and p.with_suffix(".jpg").exists())
         )
+        with self._lock:
+            self._figures = [(c, r) for c, r in self._figures if c != collection_id]  # re-read, like a real re-scan
+            self._set_collection(collection_id, "incomplete")
         started, done, problems = time.monotonic(), 0, []
         for batch in range(self.batches):
+            while pause is not None and pause() and not (cancel and cancel()):
+                time.sleep(0.01)
             if cancel is not None and cancel():
                 return IngestReport(collection_id, done, 0, 0, len(problems), tuple(problems), cancelled=True,
                                     seconds=time.monotonic() - started)
@@ -140,6 +157,8 @@ class FakeLibrary:
             elapsed = max(time.monotonic() - started, 1e-6)
             yield IngestProgress("encoding", done, len(files), rate=done / elapsed,
                                  eta_seconds=(len(files) - done) / (done / elapsed), errors=tuple(new))
+        with self._lock:
+            self._set_collection(collection_id, "complete")
         return IngestReport(collection_id, done - len(problems), 0, 0, len(problems), tuple(problems),
                             seconds=time.monotonic() - started)
 
@@ -165,6 +184,10 @@ class FakeLibrary:
 
     def captions_for_image(self, image, *, limit: int = 10) -> list[CaptionMatch]:
         return [CaptionMatch(r.figure_id, r.caption, 0.5, r.article) for _, r in self._figures[:limit] if r.caption]
+
+    def browse(self, collection_id: int, *, offset: int = 0, limit: int = 200) -> SearchPage:
+        mine = [r for c, r in list(self._figures) if c == collection_id]
+        return SearchPage(tuple(mine[offset:offset + limit]), len(mine), offset, 1.0)
 
     def figure(self, figure_id: int) -> SearchResult:
         return next(r for _, r in self._figures if r.figure_id == figure_id)

@@ -149,3 +149,16 @@ def test_remove_takes_a_collection_out_of_results(tmp_path, folder, fake_model, 
     assert fake_model(["--library", lib, "info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["figures"] == 0 and info["collections"] == [] and info["index_size"] == 0
+
+
+def test_several_paths_become_one_named_collection(tmp_path, folder, fake_model, capsys):
+    lib = str(tmp_path / "lib")
+    other = tmp_path / "more"
+    other.mkdir()
+    solid_image("white", speckle=9).save(other / "red0.png")  # the same file name as in `folder`
+    argv = ["--library", lib, "index", str(folder), str(other), "--collection-name", "Ward 3 scans", "-q"]
+    assert fake_model(argv + ["--model", "fake"]) == 0
+    assert "Ward 3 scans: 5 added" in capsys.readouterr().out
+    assert fake_model(["--library", lib, "info"]) == 0
+    out = capsys.readouterr().out
+    assert "figures:     5 in 1 collection(s)" in out and "Ward 3 scans (folder): 5 figures from 2 sources" in out

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import hashlib
 
-import huggingface_hub.constants
 import pytest
 
 from app.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from app.commands.download import files_to_download
 from engine.hub import PMC_CLIP_FULL_CHECKPOINT, local_path
-from tests.local_hub import ServedFile, start_local_hub
+from tests.local_hub import ServedFile, online_local_hub
 
 
 @pytest.fixture
 def hub(monkeypatch):
-    hub, server = start_local_hub()
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    yield hub
-    server.shutdown()
-    server.server_close()
+    yield from online_local_hub(monkeypatch)
 
 
 def _serve(hub, remote, content: bytes) -> None:

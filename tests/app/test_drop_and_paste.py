@@ -53,15 +53,73 @@ def test_dropping_raw_image_data_from_a_browser_runs_an_image_query(make_window,
     assert window.search_bar.chip.text.text() == "ct-scan.png"
 
 
-def test_a_dicom_file_is_accepted_by_its_preamble(make_window, qtbot, tmp_path):
+def _chip_colours(window) -> set:
+    image = window.search_bar.chip.thumbnail.pixmap().toImage()
+    return {image.pixelColor(x, y).name() for x in range(image.width()) for y in range(image.height())}
+
+
+def test_a_dicom_file_gets_a_windowed_chip_from_the_engines_decoding(make_window, qtbot, tmp_path):
+    import numpy as np
+
+    from tests.engine.test_imaging import write_dicom
+
     window, opener = make_window()
-    dicom = tmp_path / "IM0001"
-    dicom.write_bytes(b"\0" * 128 + b"DICM" + b"\0" * 64)
+    # 16-bit CT-like values with a soft-tissue window: QImage alone would show nothing of this.
+    values = np.tile(np.linspace(0, 2000, 64, dtype=np.uint16), (64, 1))
+    dicom = write_dicom(tmp_path / "IM0001", values, RescaleSlope=1, RescaleIntercept=-1000, WindowCenter=40,
+                        WindowWidth=400)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(dicom))])
-    with qtbot.waitSignal(window.controller.results_ready, timeout=3000):
+    with qtbot.waitSignal(window.controller.results_ready, timeout=5000):
         _drop(window, mime)
     assert _image_terms(opener.opened[0]) == [dicom]
+    colours = _chip_colours(window)
+    assert "#000000" in colours and "#ffffff" in colours and len(colours) > 3  # black, white and a grey ramp
+
+
+def _png_header_only(path, width: int, height: int) -> None:
+    """A PNG that claims `width`×`height` pixels (the header of a 30k×30k image), without its pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("case", ["truncated-dicom", "huge-png", "corrupt-jpeg"])
+def test_a_bad_image_gives_one_plain_banner_and_the_status_bar_returns_to_idle(make_window, qtbot, tmp_path, case):
+    import numpy as np
+
+    from tests.engine.test_imaging import write_dicom
+
+    window, opener = make_window()
+    if case == "truncated-dicom":
+        full = write_dicom(tmp_path / "full.dcm", np.zeros((64, 64), dtype=np.uint16))
+        bad = tmp_path / "cut.dcm"
+        bad.write_bytes(full.read_bytes()[:-3000])
+        expected = "cannot be read"
+    elif case == "huge-png":
+        bad = tmp_path / "huge.png"
+        _png_header_only(bad, 30_000, 30_000)
+        expected = "too large"
+    else:
+        bad = tmp_path / "photo.jpg"
+        bad.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 40)
+        expected = "cannot be read"
+    queries = len(opener.opened[0].queries)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(bad))])
+    _drop(window, mime)  # an exception escaping dropEvent would fail this test (pytest-qt, tests/app/conftest.py)
+    qtbot.waitUntil(window.notice.isVisible, timeout=5000)
+    assert expected in window.notice.text and bad.name in window.notice.text
+    assert "1.2.840" not in window.notice.text and "&#" not in window.notice.text  # no UID, no entities
+    assert bad.name in window.notice.details  # the technical reason is one click away
+    assert len(window.notice.action_buttons()) == 0
+    assert window.statusBar().currentMessage() == "Ready"
+    assert window.search_bar.image is None and len(opener.opened[0].queries) == queries
 
 
 def test_dropping_a_text_file_shows_an_error_and_changes_nothing(make_window, qtbot, tmp_path):

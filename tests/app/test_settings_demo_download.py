@@ -16,36 +16,40 @@ def test_settings_dialog_returns_the_chosen_device_library_and_offline_flag(qtbo
 
     dialog = SettingsDialog(AppSettings(library_path=str(tmp_path / "a")))
     qtbot.addWidget(dialog)
-    texts = [dialog.model.itemText(i) for i in range(dialog.model.count())]
-    assert texts[:3] == ["pmc-clip", "pmc-clip-notebook", "biomedclip"]  # the registry's names
-    assert texts[-2:] == ["Local checkpoint…", "Exported model folder…"]
     assert dialog.device.itemData(0) == "auto" and dialog.device.findData("cpu") > 0
     dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
     dialog.library.setText(str(tmp_path / "b"))
     dialog.offline.setChecked(True)
     chosen = dialog.result_settings()
     assert (chosen.device, chosen.library_path, chosen.offline) == ("cpu", str(tmp_path / "b"), True)
-    assert chosen.model_name == "pmc-clip"
+    assert chosen.model_name == "pmc-clip"  # the model is the library's, not a setting this dialog changes
 
 
-def test_local_checkpoint_and_model_folder_choices_become_model_specs(qtbot, monkeypatch, tmp_path):
-    from app.ui import settings_dialog
-    from app.ui.settings_dialog import SettingsDialog
+def test_new_library_dialog_offers_registry_demo_checkpoint_and_folder(qtbot, monkeypatch, tmp_path):
+    from app.ui import new_library_dialog
+    from app.ui.new_library_dialog import NewLibraryDialog
 
-    dialog = SettingsDialog(AppSettings())
+    dialog = NewLibraryDialog()
     qtbot.addWidget(dialog)
-    monkeypatch.setattr(settings_dialog.QFileDialog, "getOpenFileName", lambda *a, **k: ("/w/checkpoint.pt", ""))
-    monkeypatch.setattr(settings_dialog.QFileDialog, "getExistingDirectory", lambda *a, **k: "/w/exported")
-    index = dialog.model.count() - 2
-    dialog.model.setCurrentIndex(index)
-    dialog._on_model_chosen(index)
-    spec = dialog.result_settings().model_spec
-    assert (spec.name, spec.weights) == ("pmc-clip", "/w/checkpoint.pt")
-    index = dialog.model.count() - 1
-    dialog.model.setCurrentIndex(index)
-    dialog._on_model_chosen(index)
-    spec = dialog.result_settings().model_spec
-    assert (spec.name, spec.weights) == ("local-dir:/w/exported", None)
+    data = [dialog.model.itemData(i) for i in range(dialog.model.count())]
+    assert data[:3] == ["pmc-clip", "pmc-clip-notebook", "biomedclip"]  # the registry's names
+    assert data[-3:] == ["__demo__", "__local__", "__local_dir__"]
+    assert "PMC-CLIP" in dialog.about.text() and "≈590 MB" in dialog.about.text()
+    assert dialog.folder.text().endswith("pmc-clip")
+    monkeypatch.setattr(new_library_dialog.QFileDialog, "getOpenFileName", lambda *a, **k: ("/w/checkpoint.pt", ""))
+    monkeypatch.setattr(new_library_dialog.QFileDialog, "getExistingDirectory", lambda *a, **k: "/w/exported")
+    for index, expected in ((len(data) - 2, ("pmc-clip", "/w/checkpoint.pt")),
+                            (len(data) - 1, ("local-dir:/w/exported", None))):
+        dialog.model.setCurrentIndex(index)
+        dialog._on_model_chosen(index)
+        spec, folder = dialog.chosen()
+        assert (spec.name, spec.weights) == expected
+    assert folder.name == "exported"
+    dialog.model.setCurrentIndex(len(data) - 3)
+    dialog._on_model_chosen(len(data) - 3)
+    spec, _ = dialog.chosen()
+    assert spec.name.startswith("local-dir:") and "demo-model" in spec.name
+    assert "no download" not in dialog.about.text() and "downloaded" not in dialog.about.text()
 
 
 def test_changing_the_library_folder_reopens_it_and_is_remembered(make_window, qtbot, tmp_path):
@@ -73,20 +77,22 @@ def test_demo_figures_have_captions_and_are_deterministic(tmp_path):
     assert "bar" in first[0].with_suffix(".txt").read_text().lower()
 
 
-def test_importing_several_pmc_files_indexes_each(make_window, qtbot, tmp_path):
+def test_importing_several_pmc_files_makes_one_named_collection(make_window, qtbot, tmp_path):
     from tests.app.fake_library import make_figures
 
     window, opener = make_window()
     sources = [tmp_path / "pkg1", tmp_path / "pkg2"]
     for source in sources:
         make_figures(source, 4)
+    window.actions.ask_text = lambda question, default="": "Pleural effusion reading"
     reports = []
     window.controller.ingest_finished.connect(reports.append)
     with qtbot.waitSignal(window.controller.ingest_running_changed, timeout=5000,
                           check_params_cb=lambda running: not running):
-        window.add_sources(sources, "auto")
-    assert [r.added for r in reports] == [4, 4]
-    qtbot.waitUntil(lambda: window.library_panel.collections.count() == 3, timeout=3000)
+        window.import_pmc_files(sources)
+    assert [r.added for r in reports] == [8]
+    qtbot.waitUntil(lambda: window.library_panel.collections.count() == 2, timeout=3000)
+    assert window.library_panel.collections.item(1).text().startswith("Pleural effusion reading")
 
 
 @pytest.fixture

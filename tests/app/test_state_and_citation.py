@@ -61,4 +61,4 @@ def test_ris_bibtex_and_attribution_carry_identifiers_and_licence():
 
 def test_attribution_without_licence_warns():
     assert "Licence unknown" in attribution(_result())
-    assert bibtex_key(_result()) == "figure7"
+    assert bibtex_key(_result()) == "f7"  # a file figure: its file name and id

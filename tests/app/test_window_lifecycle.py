@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.settings import AppSettings, load_settings, load_window_state, save_settings
@@ -54,22 +57,32 @@ def test_a_library_held_by_another_instance_is_refused_then_opened_read_only(mak
             window.actions.locked_box.done(QMessageBox.StandardButton.Cancel)
 
 
-def test_offline_model_gives_a_clear_explanation(qtbot, tmp_path):
+def test_a_missing_model_offers_download_checkpoint_or_demo_in_plain_words(qtbot, tmp_path):
     from app.ui.app_controller import AppController
-    from app.ui.main_window import MainWindow
-    from engine.errors import OfflineError
+    from app.ui.main_window import PAGE_EMPTY, MainWindow
+    from engine.errors import DownloadError, OfflineError
+
+    errors = [OfflineError("text_encoder.pth is not in /cache/pmc_oa; set HF_ENDPOINT or unset HF_HUB_OFFLINE"),
+              DownloadError("cannot reach huggingface.co (set HF_ENDPOINT to use a mirror)")]
 
     def opener(*args, **kwargs):
-        raise OfflineError("text_encoder.pth is not in /cache/pmc_oa and downloads are off")
+        raise errors.pop(0)
 
     window = MainWindow(AppController(opener))
     qtbot.addWidget(window)
     window.show()
-    window.controller.open_library(tmp_path / "lib", window.settings.model_spec)
-    qtbot.waitUntil(window.notice.isVisible, timeout=3000)
-    text = window.notice.text
-    assert "text_encoder.pth" in text and "pmc-search download" in text and "Local checkpoint" in text
-    assert window.pages.currentIndex() == 0  # back to the empty state, not stuck on "Opening the library…"
+    for _ in range(2):  # offline, and online without a connection
+        window.add_sources([tmp_path], "folder")  # "Add folder…" on a fresh library
+        qtbot.waitUntil(window.notice.isVisible, timeout=3000)
+        text = window.notice.text
+        assert "not on this computer" in text or "could not be downloaded" in text
+        assert "HF_" not in text and "environment" not in text and "pmc-search" not in text  # nothing to type
+        assert "text_encoder.pth" in window.notice.details or "huggingface.co" in window.notice.details
+        buttons = [b.text() for b in window.notice.action_buttons()]
+        assert buttons == ["Download PMC-CLIP (≈590 MB)", "Use a local checkpoint…", "Use the demo model"]
+        assert window.pages.currentIndex() == PAGE_EMPTY  # not stuck on "Opening the library…"
+        assert window.statusBar().currentMessage() == "Ready"
+        window.notice.hide()
 
 
 def test_model_download_progress_shows_a_dialog(make_window, qtbot):
@@ -129,3 +142,69 @@ def test_a_failed_switch_to_another_library_leaves_the_open_one_in_use(make_wind
         FakeLibrary.locked_paths.discard(str(other))
         if window.actions.locked_box is not None:
             window.actions.locked_box.done(0)
+
+
+def test_a_failed_settings_switch_keeps_the_library_and_the_saved_settings(make_window, qtbot, tmp_path):
+    from app.settings import load_settings
+    from engine.errors import OfflineError
+
+    window, opener = make_window()
+    first = opener.opened[0]
+    window.search_field.setText("chest")
+    with qtbot.waitSignal(window.controller.results_ready, timeout=3000):
+        window.search_bar.submit_now()
+    window.open_detail()
+    before, saved_before = window.settings, load_settings()
+
+    def failing(path, spec, **options):
+        raise OfflineError("biomedclip's open_clip_pytorch_model.bin is not here and downloads are off")
+
+    window.controller._opener = failing
+    wanted = before.with_changes(library_path=str(tmp_path / "biomed"), device="cpu")
+    with qtbot.waitSignal(window.controller.library_failed, timeout=3000):
+        window.apply_settings(wanted)
+    qtbot.waitUntil(lambda: window.library_info is not None and window.library_info.path == first.path)
+    assert window.controller.library is first and not first.closed
+    assert window.settings == before and load_settings() == saved_before  # the failed path is not remembered
+    # One library everywhere: the panel, the centre, the status bar and the detail pane all show the old one.
+    assert window.library_panel.collections.count() == len(first.collections())
+    assert window.results_model.rowCount() > 0 and window.detail.isVisible()
+    assert all(Path(r.image_path).parent == Path(first.collections()[0].source)
+               for r in window.results_model.results())
+    assert str(first.path) in window.library_label.full_text()
+    assert window.statusBar().currentMessage() != "Opening library …"
+
+
+def test_a_successful_switch_shows_nothing_of_the_previous_library(make_window, qtbot, tmp_path):
+    from app.settings import load_settings
+
+    window, opener = make_window()
+    window.search_field.setText("chest")
+    with qtbot.waitSignal(window.controller.results_ready, timeout=3000):
+        window.search_bar.submit_now()
+    window.open_detail()
+    window.search_bar.clear()
+    with qtbot.waitSignal(window.controller.library_opened, timeout=3000):
+        window.apply_settings(window.settings.with_changes(library_path=str(tmp_path / "second")))
+    assert not window.detail.isVisible() and window.results_model.rowCount() == 0
+    assert window.windowTitle() == "second — PMC Figure Search"
+    assert load_settings().library_path == str(tmp_path / "second")
+
+
+def test_error_banners_are_plain_sentences_with_the_detail_behind_a_button(make_window, qtbot):
+    from app.problems import describe_error
+    from engine.errors import ImageDecodeError
+
+    window, _ = make_window()
+    window.controller.error.emit(describe_error(ImageDecodeError(
+        "patient's scan.dcm: cannot decode DICOM pixel data in transfer syntax JPEG 2000 (1.2.840.10008.1.2.4.90)")))
+    assert window.notice.text == "This DICOM image is compressed in a way this program cannot read yet."
+    assert window.notice.label.textFormat() == Qt.TextFormat.PlainText  # a quote stays a quote, never &#x27;
+    assert not window.notice.details_label.isVisible()
+    window.notice.details_button.click()
+    assert window.notice.details_label.isVisible() and "1.2.840.10008.1.2.4.90" in window.notice.details
+    assert "patient's scan.dcm" in window.notice.details_label.text()
+
+    window.controller.error.emit(describe_error(RuntimeError("list index out of range")))
+    assert window.notice.text.startswith("Something went wrong inside the program")
+    assert "RuntimeError" not in window.notice.text and "RuntimeError" in window.notice.details

@@ -257,3 +257,31 @@ def test_exif_rotation_is_applied(tmp_path):
     shown = open_image(path)
     assert shown.size == (10, 20)
     assert sum(pixel(shown, 5, 1)) < 60 and sum(pixel(shown, 5, 18)) > 700  # the band is now on top
+
+
+def test_dicom_grey_gives_real_units_and_the_default_window_for_a_viewer(tmp_path):
+    from engine.imaging import read_dicom_grey
+
+    arr = np.array([[1040, 840, 1240, 0]], dtype=np.uint16)  # HU 40, -160, 240, -1000
+    path = write_dicom(tmp_path / "ct.dcm", arr, RescaleSlope=1, RescaleIntercept=-1000, WindowCenter=40,
+                       WindowWidth=400)
+    grey = read_dicom_grey(path)
+    assert grey.values.tolist() == [[40.0, -160.0, 240.0, -1000.0]]
+    assert (grey.center, grey.width, grey.inverted) == (40.0, 400.0, False)
+    assert grey.render().tolist() == np.asarray(open_image(path).convert("L")).tolist()  # same as the thumbnails
+    lung = grey.render(-600, 1500)  # a lung window shows air as dark grey, not black
+    assert 0 < lung[0, 3] < 128 and lung[0, 0] > lung[0, 1]
+
+
+def test_dicom_grey_without_window_spans_the_range_and_colour_has_none(tmp_path):
+    from engine.imaging import read_dicom_grey
+
+    grey = read_dicom_grey(write_dicom(tmp_path / "m1.dcm", np.array([[0, 1000]], dtype=np.uint16),
+                                       photometric="MONOCHROME1"))
+    assert (grey.center, grey.width, grey.inverted) == (500.0, 1000.0, True)
+    assert grey.render().tolist() == [[255, 0]]
+    rgb = np.zeros((2, 2, 3), dtype=np.uint8)
+    assert read_dicom_grey(write_dicom(tmp_path / "rgb.dcm", rgb, photometric="RGB")) is None
+    (tmp_path / "bad.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00")
+    with pytest.raises(ImageDecodeError, match="bad.dcm"):
+        read_dicom_grey(tmp_path / "bad.dcm")

@@ -45,16 +45,20 @@ def _insert_v1_rows(conn) -> None:
     )
 
 
-def test_migrates_a_version_1_file_and_backfills_full_text(tmp_path):
+def _version_1_file(tmp_path, extra_sql: str):
+    """A catalog file as version 1 wrote it, with a few rows and `extra_sql`."""
     path = tmp_path / "old.sqlite"
     raw = create_engine(f"sqlite:///{path}")
     with raw.begin() as conn:
         migrations.create_v1(conn)
         _insert_v1_rows(conn)
-        conn.execute(text("INSERT INTO library_meta (key, value) VALUES ('generation', '5')"))
+        conn.execute(text(extra_sql))
     raw.dispose()
+    return path
 
-    engine = open_engine(path)
+
+def test_migrates_a_version_1_file_and_backfills_full_text(tmp_path):
+    engine = open_engine(_version_1_file(tmp_path, "INSERT INTO library_meta (key, value) VALUES ('generation', '5')"))
     with engine.connect() as conn:  # v3: existing figures count as changed at the current generation
         assert conn.execute(text("SELECT vector_generation FROM figures WHERE id = 7")).scalar() == 5
     with engine.connect() as conn:
@@ -68,6 +72,20 @@ def test_migrates_a_version_1_file_and_backfills_full_text(tmp_path):
     assert _columns(engine) == _columns(fresh)
     engine.dispose()
     fresh.dispose()
+
+
+def test_an_old_file_gets_collection_sources_status_and_citation_columns(tmp_path):
+    engine = open_engine(_version_1_file(tmp_path, "INSERT INTO collections (id, name, kind, source, scan_mark, "
+                                                   "last_ingested) VALUES (2, 'done', 'pmc', '/p.tar.gz', 1, 12.5)"))
+    with engine.connect() as conn:
+        sources = conn.execute(text("SELECT collection_id, position, kind, source FROM collection_sources "
+                                    "ORDER BY collection_id")).all()
+        status = dict(conn.execute(text("SELECT id, status FROM collections")).all())
+        article = conn.execute(text("SELECT authors, volume, issue, pages FROM articles WHERE id = 1")).one()
+    assert [tuple(r) for r in sources] == [(1, 0, "folder", "/x"), (2, 0, "pmc", "/p.tar.gz")]
+    assert status == {1: "incomplete", 2: "complete"}  # never finished vs. a finished run
+    assert tuple(article) == (None, None, None, None)
+    engine.dispose()
 
 
 def test_refuses_a_newer_schema(tmp_path):

@@ -190,3 +190,21 @@ def test_graphic_inside_alternatives_and_figures_in_back_and_sub_article():
     )
     _, figs = parse_jats(xml, "a.xml")
     assert [(f.fig_id, f.href, f.caption) for f in figs] == [("f1", "a.tif", "One."), ("f2", "b", "Two.")]
+
+
+def test_authors_volume_issue_and_pages_for_a_complete_citation():
+    front = (
+        '<contrib-group><contrib contrib-type="author"><name><surname>Smith</surname>'
+        "<given-names>Jane A</given-names></name></contrib>"
+        '<contrib contrib-type="author"><name-alternatives><name name-style="eastern"><surname>李</surname>'
+        '<given-names>明</given-names></name><name name-style="western"><surname>Li</surname>'
+        "<given-names>Ming</given-names></name></name-alternatives></contrib>"
+        '<contrib contrib-type="author"><collab>The ABC Trial Group</collab></contrib>'
+        '<contrib contrib-type="editor"><name><surname>Editor</surname><given-names>E</given-names></name></contrib>'
+        "</contrib-group><volume>12</volume><issue>3</issue><fpage>145</fpage><lpage>152</lpage>"
+    )
+    meta, _ = parse_jats(minimal(front), "a.nxml")
+    assert meta.authors == ("Smith, Jane A", "Li, Ming", "The ABC Trial Group")
+    assert (meta.volume, meta.issue, meta.pages) == ("12", "3", "145-152")
+    meta, _ = parse_jats(minimal("<volume>7</volume><elocation-id>e46493</elocation-id>"), "b.nxml")
+    assert (meta.volume, meta.issue, meta.pages, meta.authors) == ("7", None, "e46493", ())
