@@ -16,9 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.models.pmc_clip import PMCClip, PMCClipConfig, TextConfig, VisionConfig
+from engine.models.pmc_clip import PMCClip, PMCClipConfig, TextConfig
 from engine.models.tokenizer import build_vocab, load_tokenizer, tokenize
 from engine.models.transforms import PreprocessConfig, build_eval_transform
+from trainer.config import preset_model_config
 
 _WORDS = (
     "a ct mri x-ray ultrasound pet scan of the chest brain knee abdomen histology slide stained with h&e "
@@ -28,14 +29,8 @@ _WORDS = (
 
 SIZES = {
     "rn50": PMCClipConfig(embed_dim=768, mlm=False),
-    "small": PMCClipConfig(
-        embed_dim=256,
-        vision=VisionConfig(layers=(1, 1, 1, 1), width=32, image_size=224, heads=16),
-        text=TextConfig(hidden_size=256, num_hidden_layers=2, num_attention_heads=4, intermediate_size=1024),
-        fusion_layers=1,
-        fusion_heads=4,
-        mlm=False,
-    ),
+    # The trainer's tiny preset at the released model's 224-pixel input.
+    "small": preset_model_config("tiny", vision={"image_size": 224}, text={"vocab_size": 30522}, mlm=False),
 }
 
 

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from bench.machine_info import cpu_model
-from engine.models.pmc_clip import PMCClip, PMCClipConfig, TextConfig, VisionConfig
-from trainer.config import build_config, to_dict
+from engine.models.pmc_clip import PMCClip, PMCClipConfig
+from trainer.config import build_config, preset_model_config, to_dict
 from trainer.distributed import DistInfo
 from trainer.train import Trainer
 
@@ -41,22 +41,8 @@ VOCAB, CONTEXT, IMAGE = 512, 48, 64
 
 
 def model_config(mlm: bool) -> PMCClipConfig:
-    return PMCClipConfig(
-        embed_dim=128,
-        vision=VisionConfig(layers=(1, 1, 1, 1), width=16, image_size=IMAGE, heads=8),
-        text=TextConfig(
-            vocab_size=VOCAB,
-            hidden_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=512,
-            max_position_embeddings=64,
-            context_length=CONTEXT,
-        ),
-        fusion_layers=1,
-        fusion_heads=4,
-        mlm=mlm,
-    )
+    """The tiny preset as users train it, with a fixed vocabulary (the preset takes it from its tokenizer)."""
+    return preset_model_config("tiny", text={"vocab_size": VOCAB}, mlm=mlm)
 
 
 def make_batch(batch: int, seed: int = 0) -> dict[str, torch.Tensor]:

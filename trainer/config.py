@@ -17,6 +17,7 @@ import yaml
 
 from engine.errors import ConfigError
 from engine.models.pmc_clip import PMCClipConfig, TextConfig, VisionConfig
+from engine.models.precision import TRAINING_PRECISIONS
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 
@@ -100,7 +101,7 @@ class RunConfig:
         return Path(self.output_dir) / self.name
 
 
-PRECISIONS = ("fp32", "amp", "amp_bf16", "amp_fp16")
+PRECISIONS = TRAINING_PRECISIONS
 VALID_SAMPLINGS = ("reference", "without_replacement")
 
 
@@ -233,6 +234,21 @@ def build_config(values: dict | None = None, overrides: list[str] = ()) -> RunCo
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
     return build_config(load_yaml(path) if path else {}, overrides)
+
+
+def preset_model_config(preset: str = "tiny", **changes: Any) -> PMCClipConfig:
+    """A preset's `model:` section with `changes` merged in (sections as dicts: `text={"vocab_size": 64}`).
+
+    The one source of small architectures: tests and benchmarks take the tiny preset and change only what they
+    must (a smaller width for speed, their own vocabulary), so they exercise what users train.
+    """
+    model = to_dict(load_yaml(preset).get("model", {}))
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(model.get(key), dict):
+            model[key] = {**model[key], **value}
+        else:
+            model[key] = value
+    return _build(PMCClipConfig, model, "model.")
 
 
 def validate(cfg: RunConfig) -> None:

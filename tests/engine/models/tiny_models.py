@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.models.pmc_clip import PMCClip, PMCClipConfig, TextConfig, VisionConfig
+from engine.models.pmc_clip import PMCClip, PMCClipConfig
 from engine.models.tokenizer import build_vocab
+from trainer.config import preset_model_config
 
 CAPTIONS = [
     "chest x-ray showing bilateral infiltrates",
@@ -26,20 +27,20 @@ CAPTIONS = [
 
 
 def tiny_config(*, heads: int = 32, pooling: str = "cls", mlm: bool = True, embed_dim: int = 32) -> PMCClipConfig:
-    return PMCClipConfig(
+    """The trainer's tiny preset, narrowed for speed, with PMC-CLIP's 77-token context (loaders check it)."""
+    return preset_model_config(
+        "tiny",
         embed_dim=embed_dim,
-        vision=VisionConfig(layers=(1, 1, 1, 1), width=8, image_size=64, heads=heads),
-        text=TextConfig(
-            vocab_size=200,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=80,
-            context_length=77,
-            pooling=pooling,
-        ),
-        fusion_layers=1,
+        vision={"width": 8, "heads": heads},
+        text={
+            "vocab_size": 200,
+            "hidden_size": 32,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+            "max_position_embeddings": 80,
+            "context_length": 77,
+            "pooling": pooling,
+        },
         fusion_heads=8,
         mlm=mlm,
     )
