@@ -73,3 +73,12 @@ def test_gui_never_blocks_200ms_while_the_real_library_indexes_with_a_slow_encod
     gaps = probe.gaps
     assert len(gaps) > 10
     assert max(gaps) < 0.2, f"GUI thread blocked for {max(gaps) * 1000:.0f} ms"
+
+
+def test_status_bar_shows_the_open_librarys_device_and_why(real_window, tmp_path):
+    """The device line comes from the real library's LibraryInfo (the encoder's choice and its reason)."""
+    from tests.fakes import FakeEncoder
+
+    window = real_window()
+    assert window.device_label.text() == f"Device: cpu — {FakeEncoder().device_reason}"
+    assert str(tmp_path / "library") in window.library_label.toolTip() + window.library_label.text()

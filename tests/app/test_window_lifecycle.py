@@ -96,12 +96,6 @@ def test_model_download_progress_shows_a_dialog(make_window, qtbot):
     window._close_download_dialog()
 
 
-def test_status_bar_shows_the_device_and_its_reason(make_window):
-    window, _ = make_window()
-    assert window.device_label.text() == "Device: cpu — test: no GPU in this test"
-    assert "library" in window.library_label.text().lower()
-
-
 def test_closing_waits_for_indexing_and_saving_in_a_worker_never_on_the_gui_thread(make_window, qtbot, tmp_path):
     """Close mid-ingest with a library whose close (index save) takes 0.6 s: the event loop keeps running."""
     from tests.app.event_loop_probe import EventLoopProbe
