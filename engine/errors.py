@@ -84,3 +84,15 @@ class LibraryModelMismatchError(LibraryError, UserInputError):
 
 class CancelledError(PmcSearchError):
     """A long job was cancelled by the user."""
+
+
+class LibraryDamagedError(LibraryError, UserInputError):
+    """The catalog is damaged (or was never finished); `pmc-search check --repair` salvages it."""
+
+
+class LibraryReadOnlyError(LibraryError, UserInputError):
+    """A change was asked of a library that can only be read (read-only folder or media, or opened read-only)."""
+
+
+class StorageError(UserInputError):
+    """The disk refused a write or a read: full, read-only, no permission, or failing. Nothing was half-written."""

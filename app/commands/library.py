@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from engine import paths
 from engine.errors import UserInputError
+from engine.text import display_text, path_to_text
 from engine.types import IngestReport, ModelSpec, QueryTerm, SearchFilters, SearchQuery, SearchResult, SortOrder
 
 if TYPE_CHECKING:
@@ -65,18 +66,18 @@ def _index_source(library: FigureLibrary, source: Path, args) -> IngestReport:
                 bar.total = progress.total
             bar.update(progress.done - bar.n)
             for problem in progress.errors:
-                bar.write(f"  skipped {problem.path}: {problem.message}", file=sys.stderr)
+                bar.write(f"  skipped {display_text(problem.path)}: {display_text(problem.message)}", file=sys.stderr)
 
         return run_to_end(library.ingest(collection.id, batch_size=args.batch_size), show)
 
 
 def _print_report(name: str, report: IngestReport) -> None:
     print(
-        f"{name}: {report.added} added, {report.reused} unchanged or reused, {report.removed} removed, "
+        f"{display_text(name)}: {report.added} added, {report.reused} unchanged or reused, {report.removed} removed, "
         f"{report.failed} failed ({report.seconds:.1f} s)"
     )
     for problem in report.problems[:MAX_PROBLEMS_LISTED]:
-        print(f"  problem: {problem.path}: {problem.message}")
+        print(f"  problem: {display_text(problem.path)}: {display_text(problem.message)}")
     if len(report.problems) > MAX_PROBLEMS_LISTED:
         print(f"  … and {len(report.problems) - MAX_PROBLEMS_LISTED} more (see the app's library panel)")
 
@@ -113,7 +114,7 @@ def result_to_json(result: SearchResult, rank: int) -> dict:
         "id": result.figure_id,
         "score": round(result.score, 6),
         "similarity": round(result.why.similarity, 6),
-        "path": str(result.image_path),
+        "path": path_to_text(result.image_path),  # lossless: a non-UTF-8 name comes as fsbytes:<percent-encoded>
         "caption": result.caption,
         "label": result.label,
         "collection": result.collection,
@@ -177,16 +178,16 @@ def run_query(args) -> int:
 
 
 def _print_result(rank: int, result: SearchResult) -> None:
-    caption = (result.caption or "").replace("\n", " ")
+    caption = display_text((result.caption or "").replace("\n", " "))
     caption = caption if len(caption) <= 160 else caption[:157] + "…"
     article = result.article
     source = ""
     if article is not None:
-        source = " · ".join(str(x) for x in (article.pmcid, article.journal, article.year) if x)
+        source = display_text(" · ".join(str(x) for x in (article.pmcid, article.journal, article.year) if x))
     why = f"similarity {result.why.similarity:.3f}"
     if result.why.matched_terms:
-        why += f", caption matches {', '.join(result.why.matched_terms)}"
-    print(f"{rank:>3}. [{result.figure_id}] {result.image_path}")
+        why += f", caption matches {display_text(', '.join(result.why.matched_terms))}"
+    print(f"{rank:>3}. [{result.figure_id}] {display_text(result.image_path)}")
     if caption:
         print(f"     {caption}")
     print(f"     {why}" + (f" · {source}" if source else "") + (f" · {result.modality}" if result.modality else ""))
@@ -238,7 +239,7 @@ def run_info(args) -> int:
     print(f"figures:     {info.figures} in {len(info.collections)} collection(s), {info.articles} article(s)")
     print(f"index:       {info.index_size} vectors")
     for c in info.collections:
-        print(f"  [{c.id}] {c.name} ({c.kind}): {c.figures} figures from {c.source}")
+        print(f"  [{c.id}] {display_text(c.name)} ({c.kind}): {c.figures} figures from {display_text(c.source)}")
     if problems:
         print(f"problems:    {len(problems)} file(s) skipped at the last ingest")
     if device:
@@ -255,7 +256,8 @@ def run_remove(args) -> int:
         for collection_id in dict.fromkeys(_collection_ids(library, args.collections)):
             library.remove_collection(collection_id)
             removed = by_id[collection_id]
-            print(f"removed [{removed.id}] {removed.name}: {removed.figures} figures no longer in results")
+            name = display_text(removed.name)
+            print(f"removed [{removed.id}] {name}: {removed.figures} figures no longer in results")
     return 0
 
 

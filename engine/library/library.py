@@ -39,6 +39,7 @@ from engine.library.lock import LibraryLock
 from engine.prompt_vectors import CachedPromptEncoder
 from engine.search import Searcher, build_query_vector, keyword_text
 from engine.search.captions import captions_for_vector
+from engine.text import clean_text, path_from_text, path_to_text
 from engine.types import (
     CaptionMatch,
     CollectionInfo,
@@ -226,10 +227,12 @@ class Library:
             kind = detect_source_kind(source_path)
         with self._write_lock, self._sessions.begin() as session:
             existing = session.scalars(
-                select(Collection).where(Collection.source == str(source_path), Collection.kind == kind)
+                select(Collection).where(Collection.source == path_to_text(source_path), Collection.kind == kind)
             ).first()
             if existing is None:
-                existing = Collection(name=name or source_path.name, kind=kind, source=str(source_path), scan_mark=0)
+                existing = Collection(
+                    name=clean_text(name or source_path.name), kind=kind, source=path_to_text(source_path), scan_mark=0
+                )
                 session.add(existing)
                 session.flush()
             count = session.scalar(select(func.count()).where(Figure.collection_id == existing.id)) or 0
@@ -272,7 +275,7 @@ class Library:
             collection = session.get(Collection, collection_id)
             if collection is None:
                 raise UserInputError(f"there is no collection {collection_id}")
-            source, kind = Path(collection.source), collection.kind
+            source, kind = path_from_text(collection.source), collection.kind
         if not source.exists():
             raise UserInputError(f"the source of collection {collection.name!r} is gone: {source}")
         job = IngestJob(
