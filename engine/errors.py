@@ -90,8 +90,16 @@ class LibraryDamagedError(LibraryError, UserInputError):
     """The catalog is damaged (or was never finished); `pmc-search check --repair` salvages it."""
 
 
+class UnfinishedLibraryError(LibraryDamagedError):
+    """The folder holds a catalog whose creation was interrupted (no model recorded, nothing in it yet)."""
+
+
 class LibraryReadOnlyError(LibraryError, UserInputError):
     """A change was asked of a library that can only be read (read-only folder or media, or opened read-only)."""
+
+
+class LibraryVersionError(LibraryError, UserInputError):
+    """The catalog's schema is newer than this program knows, or older and the library cannot be written."""
 
 
 class StorageError(UserInputError):

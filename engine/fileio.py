@@ -21,7 +21,7 @@ TEMP_SUFFIX = ".tmp"
 _HASH_BLOCK = 1 << 20
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     # Makes the rename itself durable. Not possible (nor needed) on Windows, where folders cannot be opened.
     if os.name == "nt":
         return
@@ -53,7 +53,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:

@@ -13,6 +13,7 @@ same folder (another device) must close first; if that reopen fails, the previou
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ from superqt.utils import WorkerBase, create_worker
 from app.controller import RequestTracker, SearchState
 from app.ingest_events import SourceFailed, SourceFinished, SourceStarted
 from app.library_opener import LibraryOpener, library_opener
-from engine.errors import LibraryLockedError, OfflineError, PmcSearchError, UserInputError
+from engine.errors import LibraryLockedError, LibraryReadOnlyError, OfflineError, PmcSearchError, UserInputError
 from engine.library import FigureLibrary
 from engine.types import IngestProgress, ModelSpec
 
@@ -62,6 +63,7 @@ class AppController(QObject):
     library_closed = Signal()
     library_failed = Signal()  # opening failed (the reason went to library_locked / model_offline / error)
     library_locked = Signal(str)  # path held by another running instance
+    library_read_only = Signal(str)  # why a library is opened read-only although writing was asked for
     model_offline = Signal(str)  # the OfflineError's explanation
     model_progress = Signal(object)  # engine.hub.DownloadProgress (from the worker thread)
     results_ready = Signal(int, object)  # request id, SearchPage
@@ -146,6 +148,10 @@ class AppController(QObject):
 
         def failed(error: BaseException) -> None:
             self.library_failed.emit()
+            if isinstance(error, LibraryReadOnlyError) and not request.read_only:
+                self.library_read_only.emit(str(error))  # read-only media or folder: it can still be searched
+                self._start_open(dataclasses.replace(request, read_only=True), restore=restore)
+                return
             if isinstance(error, LibraryLockedError):
                 self.library_locked.emit(str(request.path))
             elif isinstance(error, OfflineError):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, text
 
 from engine.catalog import fts
-from engine.errors import LibraryError
+from engine.errors import LibraryVersionError
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def migrate(conn: Connection) -> int:
     """Bring the catalog to CURRENT_VERSION inside the caller's transaction; returns the version found."""
     found = current_version(conn)
     if found > CURRENT_VERSION:
-        raise LibraryError(
+        raise LibraryVersionError(
             f"this library was written by a newer version of the program (schema {found}, "
             f"this program knows up to {CURRENT_VERSION}); update the program to open it"
         )

@@ -11,6 +11,7 @@ import logging
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,14 @@ from engine.catalog import (
     session_factory,
     set_meta,
 )
-from engine.errors import LibraryError, LibraryModelMismatchError, UserInputError
+from engine.catalog.verified import remember_good
+from engine.errors import LibraryError, LibraryModelMismatchError, LibraryReadOnlyError, UserInputError
 from engine.library import queries
+from engine.library.index_cache import INDEX_FILE
 from engine.library.ingest import IngestJob, collect_garbage, run_ingest
 from engine.library.live_index import LiveIndex
 from engine.library.lock import LibraryLock
+from engine.library.upkeep import build_catalog_atomically, clear_leftovers, library_facts, remove_catalog_files
 from engine.prompt_vectors import CachedPromptEncoder
 from engine.search import Searcher, build_query_vector, keyword_text
 from engine.search.captions import captions_for_vector
@@ -83,6 +87,22 @@ class _CatalogMeta:
             set_meta(session, key, value)
 
 
+def _write_new_catalog(catalog: Path, model: ModelSpec, model_id: str, dim: int) -> None:
+    engine = open_engine(catalog, create=True, verify=False)
+    try:
+        with session_factory(engine).begin() as session:
+            set_meta(session, "model_name", model.name)
+            set_meta(session, "model_weights", model.weights or "")
+            set_meta(session, "model_tokenizer", model.tokenizer or "")
+            set_meta(session, "model_id", model_id)
+            set_meta(session, "dim", str(int(dim)))
+            set_meta(session, "generation", "0")
+            set_meta(session, "created", str(time.time()))
+            set_meta(session, "library_id", uuid.uuid4().hex)
+    finally:
+        engine.dispose()
+
+
 class Library:
     """Create with `Library.create`, open with `Library.open`; use as a context manager or call `close()`.
 
@@ -94,18 +114,22 @@ class Library:
         self.read_only = read_only
         self._lock = lock
         self._engine = open_engine(self.path / CATALOG_FILE, read_only=read_only, create=not read_only)
-        self._sessions = session_factory(self._engine)
+        try:
+            self._sessions = session_factory(self._engine)
+            self._open_parts(read_only)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def _open_parts(self, read_only: bool) -> None:
         with self._sessions() as session:
             meta = all_meta(session)
-        if "model_id" not in meta:
-            raise LibraryError(f"{self.path} has a catalog but no model recorded; it was never finished")
-        self.model_spec = ModelSpec(
-            name=meta.get("model_name", "pmc-clip"),
-            weights=meta.get("model_weights") or None,
-            tokenizer=meta.get("model_tokenizer") or None,
-        )
-        self.model_id: str = meta["model_id"]
-        self.dim: int = int(meta["dim"])
+            collection_ids = set(session.scalars(select(Collection.id)))
+        facts = library_facts(self.path, meta, has_content=lambda: bool(collection_ids))
+        if not read_only:
+            clear_leftovers(self.path, index_file=INDEX_FILE, catalog_file=CATALOG_FILE, media_dir=MEDIA_DIR,
+                            collection_ids=collection_ids)
+        self.model_spec, self.model_id, self.dim = facts.spec, facts.model_id, facts.dim
         self.encoder: Encoder | None = None
         self._classifier: Any = None
         self._write_lock = threading.RLock()
@@ -129,22 +153,24 @@ class Library:
         lock = LibraryLock(path / LOCK_FILE)
         lock.acquire()
         try:
-            engine = open_engine(path / CATALOG_FILE, create=True)
-            try:
-                with session_factory(engine).begin() as session:
-                    set_meta(session, "model_name", model.name)
-                    set_meta(session, "model_weights", model.weights or "")
-                    set_meta(session, "model_tokenizer", model.tokenizer or "")
-                    set_meta(session, "model_id", model_id)
-                    set_meta(session, "dim", str(int(dim)))
-                    set_meta(session, "generation", "0")
-                    set_meta(session, "created", str(time.time()))
-            finally:
-                engine.dispose()
+            # Built under a temp name and renamed once the model is recorded: a kill leaves no half-library.
+            build_catalog_atomically(path / CATALOG_FILE, lambda tmp: _write_new_catalog(tmp, model, model_id, dim))
             return cls(path, read_only=False, lock=lock)
         except BaseException:
             lock.release()
             raise
+
+    @classmethod
+    def discard_unfinished(cls, path: str | Path) -> None:
+        """Delete the catalog of a library whose creation was interrupted (UnfinishedLibraryError), under its lock."""
+        path = Path(path)
+        lock = LibraryLock(path / LOCK_FILE)
+        lock.acquire()
+        try:
+            logger.warning("%s was never finished; creating it again", path)
+            remove_catalog_files(path / CATALOG_FILE)
+        finally:
+            lock.release()
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False) -> Library:
@@ -170,6 +196,8 @@ class Library:
             self._index.save()
         finally:
             self._engine.dispose()
+            if not self.read_only:
+                remember_good(self.path / CATALOG_FILE)  # as we leave it: the next open skips quick_check
             if self._lock:
                 self._lock.release()
 
@@ -209,7 +237,7 @@ class Library:
     # ------------------------------------------------------------------ collections
     def _writable(self) -> None:
         if self.read_only:
-            raise LibraryError("this library is open read-only")
+            raise LibraryReadOnlyError(f"the library at {self.path} is open read-only: it can be searched, not changed")
 
     def collections(self) -> list[CollectionInfo]:
         with self._sessions() as session:
