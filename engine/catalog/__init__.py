@@ -11,17 +11,28 @@ from engine.catalog.db import (
     vector_to_blob,
 )
 from engine.catalog.migrations import CURRENT_VERSION
-from engine.catalog.schema import Article, Base, Collection, Figure, IngestProblem, LibraryMeta, Vector
-from engine.catalog.vectors import iter_figure_vectors
+from engine.catalog.schema import (
+    Article,
+    Base,
+    Collection,
+    Figure,
+    IngestProblem,
+    LibraryMeta,
+    QuarantinedVector,
+    Vector,
+)
+from engine.catalog.vectors import BadVector, iter_figure_vectors
 
 __all__ = [
     "CURRENT_VERSION",
     "Article",
+    "BadVector",
     "Base",
     "Collection",
     "Figure",
     "IngestProblem",
     "LibraryMeta",
+    "QuarantinedVector",
     "Vector",
     "all_meta",
     "blob_to_vector",

@@ -89,7 +89,18 @@ def _v2_to_v3(conn: Connection) -> None:
     )
 
 
-STEPS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3]  # STEPS[i] goes from version i+1 to i+2
+def _reliability_step(conn: Connection) -> None:
+    # Issue 15: stored vectors found unusable (wrong length, NaN) are kept out of the index until re-encoded.
+    conn.execute(
+        text(
+            "CREATE TABLE quarantined_vectors (content_sha256 VARCHAR(64) NOT NULL, reason TEXT NOT NULL, "
+            "found_at FLOAT NOT NULL, CONSTRAINT pk_quarantined_vectors PRIMARY KEY (content_sha256))"
+        )
+    )
+
+
+# STEPS[i] goes from version i+1 to i+2
+STEPS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _reliability_step]
 CURRENT_VERSION = 1 + len(STEPS)
 
 

@@ -23,6 +23,7 @@ from engine.catalog import (
     Article,
     Collection,
     Figure,
+    QuarantinedVector,
     Vector,
     all_meta,
     blob_to_vector,
@@ -40,6 +41,7 @@ from engine.library.ingest import IngestJob, collect_garbage, run_ingest
 from engine.library.live_index import LiveIndex
 from engine.library.lock import LibraryLock
 from engine.library.upkeep import build_catalog_atomically, clear_leftovers, library_facts, remove_catalog_files
+from engine.library.vector_repair import ReencodeReport, reencode_quarantined
 from engine.prompt_vectors import CachedPromptEncoder
 from engine.search import Searcher, build_query_vector, keyword_text
 from engine.search.captions import captions_for_vector
@@ -326,6 +328,22 @@ class Library:
         finally:
             self._index.save()  # also after a cancel or an error: what was committed is searchable
         return report
+
+    def reencode_quarantined(self) -> ReencodeReport:
+        """Encode again the images whose stored vectors were found unusable, and put them back in the index."""
+        self._writable()
+        from engine.imaging import open_image
+
+        report = reencode_quarantined(
+            self._sessions, self._require_encoder(), open_image, self._index.add, self._write_lock, self.dim
+        )
+        if report.reencoded:
+            self._index.save()
+        return report
+
+    def quarantined_count(self) -> int:
+        with self._sessions() as session:
+            return session.scalar(select(func.count()).select_from(QuarantinedVector)) or 0
 
     # ------------------------------------------------------------------ search
     def _query_vector(self, terms: tuple[QueryTerm, ...]) -> np.ndarray:

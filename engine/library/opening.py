@@ -58,6 +58,8 @@ def open_or_create(
                     "use another library folder for another model"
                 )
             library.attach_encoder(encoder_factory(library.model_spec, device, offline, progress))
+            if not read_only and library.quarantined_count():
+                library.reencode_quarantined()  # damaged stored vectors: encode those images again
         except BaseException:
             library.close()
             raise
