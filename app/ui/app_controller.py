@@ -27,7 +27,14 @@ from superqt.utils import WorkerBase, create_worker
 from app.controller import RequestTracker, SearchState
 from app.ingest_events import SourceFailed, SourceFinished, SourceStarted
 from app.library_opener import LibraryOpener, library_opener
-from engine.errors import LibraryLockedError, LibraryReadOnlyError, OfflineError, PmcSearchError, UserInputError
+from engine.errors import (
+    LibraryDamagedError,
+    LibraryLockedError,
+    LibraryReadOnlyError,
+    OfflineError,
+    PmcSearchError,
+    UserInputError,
+)
 from engine.library import FigureLibrary
 from engine.types import IngestProgress, ModelSpec
 
@@ -64,6 +71,7 @@ class AppController(QObject):
     library_failed = Signal()  # opening failed (the reason went to library_locked / model_offline / error)
     library_locked = Signal(str)  # path held by another running instance
     library_read_only = Signal(str)  # why a library is opened read-only although writing was asked for
+    library_damaged = Signal(str, str)  # path, what is wrong: the window offers the repair
     model_offline = Signal(str)  # the OfflineError's explanation
     model_progress = Signal(object)  # engine.hub.DownloadProgress (from the worker thread)
     results_ready = Signal(int, object)  # request id, SearchPage
@@ -88,6 +96,7 @@ class AppController(QObject):
         self._search_running = False
         self._search_pending = False
         self._ingest_worker = None
+        self._damaged_request: OpenRequest | None = None
         self._ingest_queue: collections.deque[tuple[Path, str]] = collections.deque()
         self._ingest_cancel = threading.Event()
         self._ingest_stopped = threading.Event()  # replaced per ingest job; set when that job has stopped
@@ -152,6 +161,9 @@ class AppController(QObject):
                 self.library_read_only.emit(str(error))  # read-only media or folder: it can still be searched
                 self._start_open(dataclasses.replace(request, read_only=True), restore=restore)
                 return
+            if isinstance(error, LibraryDamagedError):
+                self._damaged_request = request
+                self.library_damaged.emit(str(request.path), str(error))
             if isinstance(error, LibraryLockedError):
                 self.library_locked.emit(str(request.path))
             elif isinstance(error, OfflineError):
@@ -164,6 +176,26 @@ class AppController(QObject):
                 self.library_opened.emit(self._last_info)  # the old library is still the one in use
 
         self.run_job(open_job, on_return=lambda opened: self._on_library_opened(request, *opened), on_error=failed)
+
+    def repair_library(self, on_done, on_error) -> None:
+        """Repair the library that last failed to open as damaged (as `pmc-search check --repair`), then open it."""
+        request = self._damaged_request
+        opener = self._opener
+
+        def reopen(path: Path):
+            return opener(path, request.spec, device=request.device, offline=request.offline, progress=None)
+
+        def repair_job():
+            from engine.library.repair import check_library
+
+            return check_library(request.path, repair=True, reopen=reopen)
+
+        def done(report) -> None:
+            on_done(report)
+            if report.repaired or report.healthy:
+                self.open_library(request.path, request.spec, device=request.device, offline=request.offline)
+
+        self.run_job(repair_job, on_return=done, on_error=on_error)
 
     def _on_library_opened(self, request: OpenRequest, library: FigureLibrary, info) -> None:
         old = self.library

@@ -217,6 +217,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         c.error.connect(self.show_error)
         c.library_locked.connect(self.actions.offer_read_only)
         c.library_read_only.connect(lambda why: self.show_info(f"Opened read-only: {why}."))
+        c.library_damaged.connect(self.actions.offer_repair)
         c.model_offline.connect(self._on_model_offline)
         c.model_progress.connect(self._on_model_progress)
         self._connect_indexing()
