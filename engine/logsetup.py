@@ -26,7 +26,8 @@ def configure_logging(program: str, level: int = logging.INFO, console: bool = T
         root.addHandler(stream)
     try:
         file_handler = logging.handlers.RotatingFileHandler(
-            paths.log_dir() / f"{program}.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+            paths.log_dir() / f"{program}.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8",
+            errors="backslashreplace",  # a file name that is not UTF-8 must not break logging
         )
     except OSError:  # a read-only home must not stop the program
         return

@@ -16,6 +16,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.commands._arg_types import (
+    MAX_BATCH,
+    MAX_OFFSET,
+    MAX_RESULTS,
+    MAX_WEIGHT,
+    YEARS,
+    bounded_float,
+    bounded_int,
+    text,
+)
 from engine import paths
 from engine.errors import UserInputError
 from engine.text import display_text, path_to_text
@@ -270,26 +280,27 @@ def register(subparsers) -> None:
     index.add_argument("--weights", help="local checkpoint file or folder for a new library")
     index.add_argument("--tokenizer", help="local tokenizer folder (vocab.txt) for a new library")
     index.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    index.add_argument("--batch-size", type=int, default=32)
+    index.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH), default=32)
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(run=run_index)
 
     query = subparsers.add_parser("query", help="search the library by text and/or image")
-    query.add_argument("text", nargs="?", help="what to look for, in words")
+    query.add_argument("text", nargs="?", type=text, help="what to look for, in words")
     query.add_argument("--image", metavar="FILE", help="an image (PNG, JPEG, TIFF, DICOM …) to find similar figures")
-    query.add_argument("--plus", action="append", metavar="TEXT", help="add a concept to the query (repeatable)")
-    query.add_argument("--minus", action="append", metavar="TEXT", help="subtract a concept (repeatable)")
-    query.add_argument("--term-weight", type=float, default=0.5, help="weight of --plus/--minus terms (0.5)")
-    query.add_argument("-k", type=int, default=10, help="number of results (10)")
-    query.add_argument("--offset", type=int, default=0, help="skip this many results (paging)")
+    query.add_argument("--plus", action="append", type=text, metavar="TEXT", help="add a concept (repeatable)")
+    query.add_argument("--minus", action="append", type=text, metavar="TEXT", help="subtract a concept (repeatable)")
+    query.add_argument("--term-weight", type=bounded_float(0.0, MAX_WEIGHT), default=0.5,
+                       help="weight of --plus/--minus terms (0.5)")
+    query.add_argument("-k", type=bounded_int(1, MAX_RESULTS), default=10, help="number of results (10)")
+    query.add_argument("--offset", type=bounded_int(0, MAX_OFFSET), default=0, help="skip this many results (paging)")
     query.add_argument("--json", action="store_true", help="one JSON object per result, one per line")
-    query.add_argument("--year-min", type=int)
-    query.add_argument("--year-max", type=int)
-    query.add_argument("--journal", action="append", help="only this journal (repeatable)")
-    query.add_argument("--modality", action="append", help="only this modality label, e.g. ct, mri (repeatable)")
-    query.add_argument("--collection", action="append", help="only this collection, by id or name (repeatable)")
-    query.add_argument("--pmcid", action="append", help="only figures of this article (repeatable)")
-    query.add_argument("--min-score", type=float, help="drop results whose similarity is below this")
+    query.add_argument("--year-min", type=bounded_int(*YEARS))
+    query.add_argument("--year-max", type=bounded_int(*YEARS))
+    query.add_argument("--journal", action="append", type=text, help="only this journal (repeatable)")
+    query.add_argument("--modality", action="append", type=text, help="only this modality label, e.g. ct (repeatable)")
+    query.add_argument("--collection", action="append", type=text, help="only this collection, by id or name")
+    query.add_argument("--pmcid", action="append", type=text, help="only figures of this article (repeatable)")
+    query.add_argument("--min-score", type=bounded_float(-1.0, 1.0), help="drop results whose similarity is below this")
     query.add_argument("--sort", default=SortOrder.RELEVANCE.value, choices=[s.value for s in SortOrder])
     query.add_argument("--no-keywords", action="store_true", help="rank by image similarity only (no caption match)")
     query.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -301,5 +312,5 @@ def register(subparsers) -> None:
     info.set_defaults(run=run_info)
 
     remove = subparsers.add_parser("remove", help="remove collections (and their figures) from the library")
-    remove.add_argument("collections", nargs="+", metavar="COLLECTION", help="collection id or name (see `info`)")
+    remove.add_argument("collections", nargs="+", type=text, metavar="COLLECTION", help="collection id or name")
     remove.set_defaults(run=run_remove)

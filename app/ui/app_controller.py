@@ -36,6 +36,7 @@ from engine.errors import (
     UserInputError,
 )
 from engine.library import FigureLibrary
+from engine.storage_errors import as_storage_error
 from engine.types import IngestProgress, ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ def user_message(error: BaseException) -> str:
     """Words for the one place the GUI shows errors: ours are meant for users, others are our bugs."""
     if isinstance(error, (UserInputError, PmcSearchError)):
         return str(error)
+    storage = as_storage_error(error)
+    if storage is not None:  # a full disk, a read-only folder: the user's to fix, not our bug
+        return f"{storage}; free some space or fix the folder's permissions, then try again."
     return f"Unexpected error ({type(error).__name__}): {error}. Details are in the log file."
 
 

@@ -12,12 +12,12 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from engine.errors import UserInputError
+from engine.fileio import is_regular_file, open_regular
 from engine.imaging import is_image_path
 from engine.ingest.datasets import ROCO_CAPTIONS, estimate_lines, iter_pmc_oa, iter_roco, pmc_oa_files, roco_folders
 from engine.ingest.folders import count_images, iter_folder
 from engine.ingest.jats import JatsFigure, parse_jats
 from engine.ingest.pmc_package import is_package, iter_pmc, looks_like_article_xml
-from engine.ingest.safe_paths import is_regular_file, open_regular
 from engine.text import clean_text, display_text, path_to_text
 from engine.types import ArticleMeta, FigureRecord, SourceProblem
 

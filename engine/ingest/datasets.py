@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.fileio import is_regular_file, open_regular, special_file_kind
 from engine.ingest.jats import normalize_pmcid
-from engine.ingest.safe_paths import is_regular_file, open_regular, resolve_inside, special_file_kind
+from engine.ingest.safe_paths import resolve_inside
 from engine.types import ArticleMeta, FigureRecord, SourceProblem
 
 logger = logging.getLogger(__name__)

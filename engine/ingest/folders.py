@@ -13,8 +13,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.fileio import kind_of, read_regular
 from engine.imaging import IMAGE_EXTENSIONS, is_image_path
-from engine.ingest.safe_paths import is_inside, kind_of, read_regular
+from engine.ingest.safe_paths import is_inside
 from engine.types import FigureRecord, SourceProblem
 
 logger = logging.getLogger(__name__)

@@ -20,10 +20,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import ArchiveError, ArticleParseError
+from engine.fileio import read_regular
 from engine.ingest.archives import ArchiveLimits, safe_extract
 from engine.ingest.figures import GRAPHIC_EXTENSIONS, figure_records, with_license
 from engine.ingest.jats import MAX_XML_BYTES, normalize_pmcid, parse_jats
-from engine.ingest.safe_paths import is_inside, read_regular
+from engine.ingest.safe_paths import is_inside
 from engine.types import ArticleMeta, FigureRecord, SourceProblem
 
 logger = logging.getLogger(__name__)

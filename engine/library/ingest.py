@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.catalog import Collection, Figure, IngestProblem, Vector, blob_to_vector, bump_generation, vector_to_blob
 from engine.catalog.chunks import chunked
 from engine.errors import StorageError
-from engine.fileio import file_sha256
-from engine.ingest.safe_paths import NotRegularFileError, kind_of
+from engine.fileio import NotRegularFileError, file_sha256, kind_of
 from engine.library.catalog_writes import FigureWriter, upsert_article
 from engine.library.prefetch import prefetch_map
 from engine.storage_errors import as_storage_error

@@ -40,6 +40,7 @@ from engine.library.index_cache import INDEX_FILE
 from engine.library.ingest import IngestJob, collect_garbage, run_ingest
 from engine.library.live_index import LiveIndex
 from engine.library.lock import LibraryLock
+from engine.library.query_checks import checked_query
 from engine.library.upkeep import build_catalog_atomically, clear_leftovers, library_facts, remove_catalog_files
 from engine.library.vector_repair import ReencodeReport, reencode_quarantined
 from engine.prompt_vectors import CachedPromptEncoder
@@ -93,9 +94,9 @@ def _write_new_catalog(catalog: Path, model: ModelSpec, model_id: str, dim: int)
     engine = open_engine(catalog, create=True, verify=False)
     try:
         with session_factory(engine).begin() as session:
-            set_meta(session, "model_name", model.name)
-            set_meta(session, "model_weights", model.weights or "")
-            set_meta(session, "model_tokenizer", model.tokenizer or "")
+            set_meta(session, "model_name", clean_text(model.name) or "")
+            set_meta(session, "model_weights", path_to_text(model.weights) if model.weights else "")
+            set_meta(session, "model_tokenizer", path_to_text(model.tokenizer) if model.tokenizer else "")
             set_meta(session, "model_id", model_id)
             set_meta(session, "dim", str(int(dim)))
             set_meta(session, "generation", "0")
@@ -354,6 +355,7 @@ class Library:
         return build_query_vector(self.encoder, terms, open_image, stored)
 
     def search(self, query: SearchQuery) -> SearchPage:
+        query = checked_query(query)  # out-of-range numbers, NaN weights, undecodable text: UserInputError
         vector = self._query_vector(query.terms)
         return self._searcher.search(
             vector,

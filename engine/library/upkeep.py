@@ -24,6 +24,7 @@ from pathlib import Path
 from engine.catalog.verified import RECORD_SUFFIX
 from engine.errors import LibraryDamagedError, UnfinishedLibraryError
 from engine.fileio import fsync_folder, remove_stale_temp_files
+from engine.text import path_from_text
 from engine.types import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -67,10 +68,11 @@ def library_facts(path: Path, meta: dict[str, str], has_content: Callable[[], bo
             f"the catalog of {path} records an invalid vector size ({raw_dim!r}); run `pmc-search --library {path} "
             "check --repair` to restore it"
         )
+    weights, tokenizer = meta.get("model_weights"), meta.get("model_tokenizer")
     spec = ModelSpec(
         name=meta.get("model_name") or model_id,
-        weights=meta.get("model_weights") or None,
-        tokenizer=meta.get("model_tokenizer") or None,
+        weights=str(path_from_text(weights)) if weights else None,  # stored losslessly (engine.text)
+        tokenizer=str(path_from_text(tokenizer)) if tokenizer else None,
     )
     return LibraryFacts(spec, model_id, dim)
 

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from engine.ingest.safe_paths import NotRegularFileError, open_regular, read_regular, resolve_inside
+from engine.fileio import NotRegularFileError, open_regular, read_regular
+from engine.ingest.safe_paths import resolve_inside
 
 
 @pytest.mark.parametrize(

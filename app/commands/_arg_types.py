@@ -1,0 +1,55 @@
+"""Argument types that refuse out-of-range, NaN, infinite and absurdly large values at the command line.
+
+argparse turns the ArgumentTypeError message into "pmc-search query: error: argument -k: …" and exit code 2,
+the documented code for bad input: a value like `-k 10000000000000000000` never reaches SQLite or hnswlib (where it
+used to end in an OverflowError traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+from engine.text import clean_text
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, not {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def bounded_float(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a number between {low:g} and {high:g}, not {text!r}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
+def text(value: str) -> str:
+    """Free text from the command line, made valid Unicode: an argument with undecodable bytes (Python keeps them
+    as lone surrogates) would otherwise fail deep inside the tokenizer or SQLite."""
+    return clean_text(value) or ""
+
+
+MAX_RESULTS = 10_000
+MAX_OFFSET = 1_000_000
+YEARS = (0, 9999)
+MAX_BATCH = 4096
+MAX_WEIGHT = 100.0
