@@ -263,6 +263,9 @@ def _guarded(
     except StorageError:
         raise
     except Exception as e:
+        storage = as_storage_error(e, f"reading {display_text(where)}")
+        if storage is not None:  # a full disk while extracting, a failing drive: every later item would fail too
+            raise storage from e
         logger.exception("reading %s failed", where)
         failed.append(True)
         filename = getattr(e, "filename", None)
