@@ -114,7 +114,7 @@ def _open_checked(path: Path, *, read_only: bool, immutable: bool, verify: bool)
         storage = as_storage_error(e, f"opening {path}")
         if storage is not None:
             raise storage from e
-        raise LibraryError(f"{path} is not a readable library catalog: {text}") from e
+        raise LibraryDamagedError(f"{path} is not a readable library catalog ({text}); {repair_advice(path)}") from e
     except Exception:
         engine.dispose()
         raise

@@ -41,6 +41,7 @@ class Expect:
     problems: tuple[tuple[str, str], ...] = ()  # (fragment of the file named, fragment of the reason)
     exit_code: int = 0
     caption_contains: str | None = None  # a caption that must be searchable, e.g. with U+FFFD in it
+    new_contents: int | None = None  # the report's "N added": distinct contents encoded (copies are "reused")
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,16 @@ def escape_sequences_in_names(root: Path) -> Path:
     return src
 
 
+# --------------------------------------------------------------------------------------------- item 9: copies
+def duplicate_files(root: Path) -> Path:
+    src = root / "src"
+    original = image(src / "logo.png")
+    for n in range(60):
+        (src / f"logo-copy{n:02}.png").write_bytes(original.read_bytes())
+    good_images(src, 4)
+    return src
+
+
 INGEST_CASES: tuple[Case, ...] = (
     Case("surrogate-json-sidecar", "1", "lone surrogates in a .json caption sidecar", surrogate_json_sidecar,
          Expect(added=4, caption_contains="lone \ufffd surrogate")),
@@ -222,17 +233,187 @@ INGEST_CASES: tuple[Case, ...] = (
          posix_only=True),
     Case("escape-sequences", "5", "file names holding ANSI/OSC escape sequences", escape_sequences_in_names,
          Expect(added=1, problems=(("\\x1b]0;owned\\x07title.png", ""), ("\\x1b[2Jclear.png", "")))),
+    Case("duplicates", "9", "61 byte-identical copies of one image among 4 others", duplicate_files,
+         Expect(added=65, new_contents=5)),
+)
+
+
+# =============================================================================================== libraries
+# Items 6, 7 and 9: a library built from a clean 40-figure source, then damaged the way the issue found it. Each
+# case lists the commands a user runs next (argv after `--library LIB`), the exit code each must give and a
+# fragment its output must hold, and a check of the library afterwards.
+
+LIBRARY_FIGURES = 40
+
+
+def library_source(root: Path) -> Path:
+    good_images(root / "src", LIBRARY_FIGURES)
+    return root / "src"
+
+
+def build_library(root: Path, factory) -> tuple[Path, Path]:
+    """(library, source): the clean library every damage case starts from (`factory`: the fake model)."""
+    from engine.library import open_or_create
+    from engine.progress import run_to_end
+    from engine.types import ModelSpec
+
+    src = library_source(root)
+    lib = root / "lib"
+    with open_or_create(lib, ModelSpec(name="fake"), factory) as library:
+        run_to_end(library.ingest(library.add_collection(src).id))
+    return lib, src
+
+
+def _sql(lib: Path, *statements: str, params=()) -> None:
+    import sqlite3
+
+    with sqlite3.connect(lib / "catalog.sqlite") as db:
+        for statement in statements:
+            db.execute(statement, params)
+    db.close()
+
+
+def half_created(lib: Path, src: Path) -> None:
+    """What a kill in the first fraction of a second left (before this version): the tables, no model recorded."""
+    from engine.catalog import open_engine
+
+    for path in lib.iterdir():
+        if path.is_file():
+            path.unlink()
+    open_engine(lib / "catalog.sqlite", create=True).dispose()
+
+
+def zero_byte_catalog(lib: Path, src: Path) -> None:
+    for path in lib.iterdir():
+        if path.is_file():
+            path.unlink()
+    (lib / "catalog.sqlite").write_bytes(b"")
+
+
+def garbled_index(lib: Path, src: Path) -> None:
+    data = bytearray((lib / "index.hnsw").read_bytes())
+    data[64:-64] = bytes((i * 167 + 13) % 256 for i in range(len(data) - 128))  # same size, other bytes
+    (lib / "index.hnsw").write_bytes(bytes(data))
+
+
+def nan_vector_row(lib: Path, src: Path) -> None:
+    import struct
+
+    _sql(lib, "UPDATE vectors SET data = ? WHERE rowid = 1", params=(struct.pack("<32f", *[float("nan")] * 32),))
+    (lib / "index.hnsw").unlink()  # "once the index must be rebuilt"
+
+
+def garbled_catalog_region(lib: Path, src: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(lib / "catalog.sqlite") as db:
+        leaves = [r[0] for r in db.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'figures' AND pagetype = 'leaf' ORDER BY pageno")]
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    with open(lib / "catalog.sqlite", "r+b") as handle:  # 8 KB: two leaf pages of the figures table
+        for page in leaves[len(leaves) // 2 :][:2]:
+            handle.seek((page - 1) * page_size)
+            handle.write(b"\xa5" * page_size)
+
+
+def edited_stamp(lib: Path, src: Path) -> None:
+    stamp = lib / "index.hnsw.stamp.json"
+    payload = json.loads(stamp.read_text())
+    payload["deleted"], payload["count"] = list(range(1, LIBRARY_FIGURES + 1)), 0
+    stamp.write_text(json.dumps(payload))
+
+
+def other_librarys_index(lib: Path, src: Path) -> None:
+    import shutil
+
+    from tests.fakes import FakeEncoder
+
+    other, _ = build_library(lib.parent / "other", lambda *a: FakeEncoder())
+    for name in ("index.hnsw", "index.hnsw.stamp.json"):
+        shutil.copy(other / name, lib / name)
+
+
+def non_numeric_dim(lib: Path, src: Path) -> None:
+    _sql(lib, "UPDATE library_meta SET value = 'abc' WHERE key = 'dim'")
+
+
+def lock_is_an_empty_folder(lib: Path, src: Path) -> None:
+    (lib / "library.lock").unlink()
+    (lib / "library.lock").mkdir()
+
+
+def killed_remove_leftovers(lib: Path, src: Path) -> None:
+    size = (lib / "index.hnsw").stat().st_size
+    (lib / ".index.hnsw.4242.tmp").write_bytes(b"\0" * size)  # the full-size temp of a save that was killed
+    media = lib / "media" / "7" / "pmc-packages" / "PMC1"  # a removed collection's extracted packages
+    media.mkdir(parents=True)
+    (media / "f1.jpg").write_bytes(b"x")
+
+
+def _index_size(lib: Path) -> int:
+    from engine.library import Library
+
+    with Library.open(lib, read_only=True) as library:
+        return len(library._index.current())
+
+
+def _no_leftovers(lib: Path) -> None:
+    assert not (lib / ".index.hnsw.4242.tmp").exists() and not (lib / "media" / "7").exists()
+
+
+@dataclass(frozen=True)
+class LibraryCase:
+    name: str
+    item: str
+    what: str
+    damage: Callable[[Path, Path], None]
+    commands: tuple[tuple[tuple[str, ...], int, str], ...]  # (argv after --library LIB; SRC = the source), code, said
+    figures_after: int = LIBRARY_FIGURES  # index size once the commands ran
+    after: Callable[[Path], None] | None = None
+
+
+QUERY = ("query", "red", "-k", "3")
+INDEX = ("index", "SRC", "-q", "--model", "fake")
+LIBRARY_CASES: tuple[LibraryCase, ...] = (
+    LibraryCase("half-created", "6", "a catalog without a model (creation killed)", half_created,
+                ((QUERY, 2, "never finished"), (INDEX, 0, "40 added"), (QUERY, 0, ""))),
+    LibraryCase("zero-byte-catalog", "7", "a zero-byte catalog.sqlite", zero_byte_catalog,
+                ((("info",), 2, "never finished"), (INDEX, 0, "40 added"))),
+    LibraryCase("garbled-index", "7", "a same-size garbled index.hnsw", garbled_index,
+                ((QUERY, 0, ""), (("info",), 0, "40 vectors"))),
+    LibraryCase("nan-vector", "7", "a NaN row in vectors, index to rebuild", nan_vector_row,
+                ((QUERY, 0, ""), (INDEX, 0, "40 unchanged or reused"), (("check",), 0, "sound"))),
+    LibraryCase("garbled-catalog", "7", "an 8 KB garbled region of catalog.sqlite", garbled_catalog_region,
+                ((QUERY, 2, "check --repair"), (("check",), 2, "DAMAGED"), (("check", "--repair"), 0, "repaired"),
+                 (QUERY, 0, ""), (("check",), 0, "sound"))),
+    LibraryCase("edited-stamp", "7", "the stamp's deleted list edited", edited_stamp,
+                ((("info",), 0, "40 vectors"), (("query", "red", "-k", "40"), 0, ""))),
+    LibraryCase("other-librarys-index", "7", "another library's index, same generation", other_librarys_index,
+                ((("info",), 0, "40 vectors"),)),
+    LibraryCase("non-numeric-dim", "7", "a non-numeric dim", non_numeric_dim,
+                ((QUERY, 2, "invalid vector size"), (("check", "--repair"), 0, "repaired"), (QUERY, 0, ""))),
+    LibraryCase("lock-is-a-folder", "7", "library.lock is a folder", lock_is_an_empty_folder,
+                ((INDEX, 0, "40 unchanged or reused"),)),
+    LibraryCase("killed-remove-leftovers", "9", "a full-size temp index and a removed collection's media",
+                killed_remove_leftovers, ((INDEX, 0, "40 unchanged or reused"),), after=_no_leftovers),
 )
 
 
 def write_corpus(out_dir: Path) -> list[Path]:
-    """Build every case under `out_dir`/<case name>/; returns the sources to index."""
-    sources = []
+    """Build every case under `out_dir`/<case name>/; returns the sources to index and the damaged libraries."""
+    from tests.fakes import FakeEncoder
+
+    written = []
     for case in INGEST_CASES:
         if case.posix_only and os.name != "posix":
             continue
-        sources.append(case.build(Path(out_dir) / case.name))
-    return sources
+        written.append(case.build(Path(out_dir) / case.name))
+    for library_case in LIBRARY_CASES:
+        lib, src = build_library(Path(out_dir) / library_case.name, lambda *a: FakeEncoder())
+        library_case.damage(lib, src)
+        written.append(lib)
+    return written
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from tests.app.test_cli_library import FakeModelCli, restore_logging  # noqa: F401 - fixture
-from tests.hostile.corpus import INGEST_CASES, Case
+from tests.hostile.corpus import INGEST_CASES, LIBRARY_CASES, Case, LibraryCase, _index_size, build_library
 
 _ESCAPE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -71,10 +71,30 @@ def test_hostile_source(case: Case, tmp_path, capsys, no_hang):
         assert any(name in line and reason in line for line in problem_lines), (name, reason, printed)
     assert not _ESCAPE_CHARS.search(printed), "a control character reached the terminal"
     assert "Traceback" not in printed
+    if case.expect.new_contents is not None:
+        assert re.search(rf": {case.expect.new_contents} added,", captured.out), captured.out
     if case.expect.caption_contains:
         assert run(["--library", lib, "query", case.expect.caption_contains, "-k", "50", "--json"]) == 0
         out = capsys.readouterr().out
         assert case.expect.caption_contains in out, out
+
+
+@pytest.mark.parametrize("case", LIBRARY_CASES, ids=lambda c: f"item{c.item}-{c.name}")
+def test_damaged_library(case: LibraryCase, tmp_path, capsys):
+    run = FakeModelCli()
+    lib, src = build_library(tmp_path, run.factory)
+    case.damage(lib, src)
+    for argv, expected, said in case.commands:
+        full = ["--library", str(lib), *(str(src) if a == "SRC" else a for a in argv)]
+        code = run(full)
+        captured = capsys.readouterr()
+        printed = captured.out + captured.err
+        assert code == expected, (argv, printed)
+        assert said in printed, (argv, said, printed)
+        assert "Traceback" not in printed
+    assert _index_size(lib) == case.figures_after
+    if case.after is not None:
+        case.after(lib)
 
 
 def test_corpus_script_writes_every_case(tmp_path):
@@ -85,5 +105,5 @@ def test_corpus_script_writes_every_case(tmp_path):
         [sys.executable, "-m", "tests.hostile.corpus", str(tmp_path)], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    expected = sum(1 for c in INGEST_CASES if not c.posix_only or os.name == "posix")
+    expected = sum(1 for c in INGEST_CASES if not c.posix_only or os.name == "posix") + len(LIBRARY_CASES)
     assert len(result.stdout.split()) >= expected
