@@ -14,32 +14,27 @@ from collections.abc import Callable
 from engine.text import clean_text
 
 
-def bounded_int(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
+def _bounded(convert: Callable[[str], float], expected: str, low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str):
         try:
-            value = int(text.strip())
+            value = convert(text.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, not {value}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, not {text!r}") from None
+        if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, not {text.strip()!r}")
         return value
 
-    parse.__name__ = "int"
+    parse.__name__ = convert.__name__  # what argparse names in its own messages
     return parse
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    return _bounded(int, "a whole number", low, high)
 
 
 def bounded_float(low: float, high: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-        if not math.isfinite(value) or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be a number between {low:g} and {high:g}, not {text!r}")
-        return value
-
-    parse.__name__ = "float"
-    return parse
+    """A finite number: NaN and infinity are refused like any value out of range."""
+    return _bounded(float, "a number", low, high)
 
 
 def text(value: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,7 @@ HOSTILE = (
 # `embed` loads a real (demo) model for every value that passes parsing: the default suite walks its options with
 # these; the slow test walks them with all of HOSTILE.
 FEW = ("nan", "99999999999999999999", os.fsdecode(b"\xff\xfe"), "\x00")
-DEMO_MODEL = "local-dir:resources/demo-model"
+DEMO_MODEL = "local-dir:" + str(Path(__file__).resolve().parents[2] / "resources" / "demo-model")
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -101,10 +102,19 @@ def _walk(world, tmp_path, capsys, everything: bool) -> int:
     return count
 
 
-def test_every_option_with_hostile_values_exits_0_or_2_with_a_sentence(world, tmp_path, capsys):
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Relative hostile values ("nan", "abc" as --out) write their files here, never into the repository."""
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    yield tmp_path / "cwd"
+
+
+def test_every_option_with_hostile_values_exits_0_or_2_with_a_sentence(world, tmp_path, capsys, in_tmp):
     assert _walk(world, tmp_path, capsys, everything=False) > 450
 
 
 @pytest.mark.slow
-def test_every_option_with_every_hostile_value_including_embed(world, tmp_path, capsys):
+def test_every_option_with_every_hostile_value_including_embed(world, tmp_path, capsys, in_tmp):
     assert _walk(world, tmp_path, capsys, everything=True) > 550

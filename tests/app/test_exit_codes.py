@@ -9,6 +9,7 @@ import os
 import pickle
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,7 +20,7 @@ from tests.engine.library.test_library_damage import read_only_view  # noqa: F40
 from tests.engine.library.test_repair import garble
 from tests.fakes import solid_image
 
-DEMO = "resources/demo-model"
+DEMO = str(Path(__file__).resolve().parents[2] / "resources" / "demo-model")
 
 
 @pytest.fixture
@@ -54,10 +55,10 @@ def _refused(capsys, *fragments: str) -> str:
         (["--year-min", "99999999999999999999"], "between 0 and 9999"),
         (["-k", "10000000000000000000"], "between 1 and 10000"),
         (["--offset", "10000000000000000000"], "between 0 and 1000000"),
-        (["--term-weight", "nan", "--plus", "mri"], "number between"),
+        (["--term-weight", "nan", "--plus", "mri"], "between 0.0 and 100.0, not 'nan'"),
         (["-k", "-1"], "between 1 and 10000"),
         (["--offset", "-5"], "between 0 and 1000000"),
-        (["--min-score", "inf"], "number between"),
+        (["--min-score", "inf"], "between -1.0 and 1.0, not 'inf'"),
     ],
 )
 def test_out_of_range_query_options_exit_2(library, cli, capsys, argv, said):
