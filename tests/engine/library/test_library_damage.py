@@ -135,3 +135,21 @@ def test_a_read_only_copy_without_wal_files_can_be_queried(tmp_path, read_only_v
         assert library.info().figures == 3 and library.info().read_only
         page = library.search(SearchQuery(terms=(QueryTerm(text="red"),), limit=1))
         assert page.results[0].image_path.name == "red.png"
+
+
+def test_quick_check_runs_on_open_unless_the_catalog_is_as_we_left_it(tmp_path, monkeypatch):
+    from engine.catalog import db
+
+    folder = _small_library(tmp_path)
+    checks = []
+    real = db._quick_check
+    monkeypatch.setattr(db, "_quick_check", lambda conn, path: (checks.append(path), real(conn, path)))
+    Library.open(folder, read_only=True).close()
+    assert checks == []  # closed by a writer since: known good, not read again
+    with open(folder / "catalog.sqlite", "r+b") as handle:  # any outside write brings the check back
+        handle.seek(100)
+        same = handle.read(4)
+        handle.seek(100)
+        handle.write(same)
+    Library.open(folder, read_only=True).close()
+    assert len(checks) == 1
