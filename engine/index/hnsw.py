@@ -310,6 +310,9 @@ class VectorIndex:
                 self._index.save_index(str(tmp))
                 size, crc = tmp.stat().st_size, file_crc32(tmp)
             deleted = sorted(set(int(i) for i in self._index.get_ids_list()) - self._live)
+            # Labels hnswlib has recycled since are no longer held: forget them (writers are excluded meanwhile),
+            # or add/remove churn would grow this set without bound.
+            self._deleted = set(deleted)
             fields = {"bytes": size, "crc32": crc, "count": len(self._live), "ef": self._ef, "deleted": deleted}
         write_stamp(path, stamp, {**(extra or {}), **fields})
 
