@@ -1,20 +1,27 @@
 """`pmc-search`: the desktop app, plus headless subcommands that run the same engine API.
 
 With no subcommand it opens the window. Qt is imported only then, so the headless commands work on servers
-without a display. Exit codes: 0 ok, 1 internal error, 2 bad input or usage, 130 interrupted.
+without a display.
+
+Exit codes: 0 ok; 2 the user can fix it (bad input or usage, a damaged or read-only library, a full disk, a folder
+without permission, a bad model file, no network for a download), said in one plain sentence; 1 only for our own
+bugs (the traceback goes to the log file, whose path is printed); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 from typing import TYPE_CHECKING
 
 from app.build_info import describe
-from engine.errors import PmcSearchError, UserInputError
+from engine.errors import DownloadError, PmcSearchError, UserInputError
 from engine.logsetup import configure_logging
+from engine.storage_errors import as_storage_error
+from engine.text import display_text
 
 if TYPE_CHECKING:
     from engine.library import EncoderFactory
@@ -70,12 +77,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_file() -> str:
+    from engine import paths
+
+    return str(paths.log_dir() / "pmc-search.log")
+
+
+def _user_error(message: str) -> int:
+    print(f"pmc-search: error: {display_text(message)} (details: {_log_file()})", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _tolerant_output() -> None:
+    """A path or caption that is not valid UTF-8 is printed escaped, never a UnicodeEncodeError at the last step."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # a stream that cannot change (detached): leave it
+                reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None, *, encoder_factory: EncoderFactory | None = None) -> int:
     """Run `pmc-search ARGV`. `encoder_factory` builds the model of a library (None: the real one; tests and
     benchmarks pass a fake)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any("\x00" in arg for arg in argv):  # only an in-process caller can pass one (a real argv cannot)
+        return _user_error("arguments cannot contain NUL characters")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: usage errors (2), --help and --version (0); returned, not raised
+        return int(e.code or 0) if not isinstance(e.code, str) else EXIT_BAD_INPUT
     args.encoder_factory = encoder_factory
+    _tolerant_output()
     log_file = configure_logging("pmc-search", level=logging.DEBUG if args.verbose else logging.WARNING)
     frozen = getattr(sys, "frozen", False)
     logger.info("pmc-search %s (%s) on %s", describe(), "bundle" if frozen else "source", sys.platform)
@@ -86,12 +120,20 @@ def main(argv: list[str] | None = None, *, encoder_factory: EncoderFactory | Non
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except UserInputError as e:
-        print(f"pmc-search: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except PmcSearchError as e:
-        logger.exception("failed")
-        print(f"pmc-search: failed: {e}", file=sys.stderr)
+    except (UserInputError, DownloadError) as e:
+        logger.info("refused: %s", e, exc_info=True)
+        return _user_error(str(e))
+    except Exception as e:  # noqa: BLE001 - the last line of defence: a storage failure or one of our bugs
+        storage = as_storage_error(e)
+        if storage is not None:
+            logger.info("storage failure", exc_info=True)  # the log file keeps the traceback; the console, one line
+            return _user_error(f"{storage}; free space or fix the folder's permissions, then run the command again")
+        logger.info("internal error: the traceback for a bug report", exc_info=True)  # console: the line below
+        print(
+            f"pmc-search: internal error (a bug, please report it): {type(e).__name__}: {display_text(e)} "
+            f"(traceback in {_log_file()})",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

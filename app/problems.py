@@ -16,6 +16,7 @@ from engine.errors import (
     DeviceError,
     DownloadError,
     ImageDecodeError,
+    LibraryDamagedError,
     LibraryLockedError,
     LibraryModelMismatchError,
     OfflineError,
@@ -23,6 +24,7 @@ from engine.errors import (
     UserInputError,
     WeightsError,
 )
+from engine.storage_errors import as_storage_error
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class Problem:
 # Most specific first: the first type the error is an instance of gives the sentence.
 _SUMMARIES: tuple[tuple[type[BaseException], str], ...] = (
     (LibraryLockedError, "This library is open in another PMC Figure Search window."),
+    (LibraryDamagedError, "This library is damaged. Repairing it keeps every figure whose files are intact."),
     (LibraryModelMismatchError, "This library was built with a different model, so it cannot be used with this one."),
     (OfflineError, "The search model is not on this computer yet, and downloading is switched off."),
     (DownloadError, "The search model could not be downloaded. Check the internet connection and try again."),
@@ -64,6 +67,12 @@ def describe_error(error: BaseException) -> Problem:
     """The words for `error` in the window's one error banner."""
     if isinstance(error, ImageDecodeError):
         return Problem(image_problem(error), str(error))
+    storage = as_storage_error(error)
+    if storage is not None:  # a full disk, a read-only folder: the user's to fix, not our bug; nothing was lost
+        return Problem(
+            f"{_sentence(str(storage))[:-1]}. Free some space or fix the folder's permissions, then try again.",
+            f"{type(error).__name__}: {error}",
+        )
     for kind, summary in _SUMMARIES:
         if isinstance(error, kind):
             return Problem(summary, str(error))

@@ -88,3 +88,23 @@ class LibraryModelMismatchError(LibraryError, UserInputError):
 
 class CancelledError(PmcSearchError):
     """A long job was cancelled by the user."""
+
+
+class LibraryDamagedError(LibraryError, UserInputError):
+    """The catalog is damaged (or was never finished); `pmc-search check --repair` salvages it."""
+
+
+class UnfinishedLibraryError(LibraryDamagedError):
+    """The folder holds a catalog whose creation was interrupted (no model recorded, nothing in it yet)."""
+
+
+class LibraryReadOnlyError(LibraryError, UserInputError):
+    """A change was asked of a library that can only be read (read-only folder or media, or opened read-only)."""
+
+
+class LibraryVersionError(LibraryError, UserInputError):
+    """The catalog's schema is newer than this program knows, or older and the library cannot be written."""
+
+
+class StorageError(UserInputError):
+    """The disk refused a write or a read: full, read-only, no permission, or failing. Nothing was half-written."""

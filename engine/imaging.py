@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from engine.errors import ImageDecodeError
+from engine.fileio import NotRegularFileError, open_regular
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def open_image(path: str | Path) -> Image.Image:
     """Decode `path` into an RGB image. Raises `ImageDecodeError` naming the file on any failure."""
     path = Path(path)
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:  # never a FIFO or a device: those would block or never end
             head = handle.read(_DICOM_MAGIC_OFFSET + 4)
             handle.seek(0)
             if path.suffix.lower() in DICOM_EXTENSIONS or has_dicom_preamble(head):
@@ -77,6 +78,8 @@ def open_image(path: str | Path) -> Image.Image:
             return _decode_pillow(handle, path.name)
     except ImageDecodeError:
         raise
+    except NotRegularFileError as e:
+        raise ImageDecodeError(f"{path.name}: cannot read the file ({e})") from e
     except OSError as e:
         raise ImageDecodeError(f"{path.name}: cannot read the file ({e.strerror or e})") from e
 

@@ -30,7 +30,11 @@ def configure_logging(program: str, level: int = logging.INFO, console: bool = T
     try:
         log_file = paths.log_dir() / f"{program}.log"
         file_handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+            log_file,
+            maxBytes=2_000_000,
+            backupCount=3,
+            encoding="utf-8",
+            errors="backslashreplace",  # a file name that is not UTF-8 must not break logging
         )
     except OSError:  # a read-only home must not stop the program
         return None

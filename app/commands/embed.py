@@ -15,7 +15,9 @@ import logging
 import sys
 from pathlib import Path
 
+from app.commands._arg_types import MAX_BATCH, bounded_int
 from engine.errors import UserInputError
+from engine.storage_errors import as_storage_error
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,8 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     parser.add_argument("--images", nargs="+", default=[], metavar="FILE", help="image files (DICOM too)")
     parser.add_argument("--texts-file", metavar="F", help="UTF-8 text file, one text per line")
-    parser.add_argument("--batch-size", type=int, default=None, help="images/texts per forward pass")
+    parser.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH), default=None,
+                        help="images/texts per forward pass")
     parser.add_argument("--offline", action="store_true", help="use only local files, never download")
     parser.add_argument("--out", required=True, metavar="OUT.npz", help="where to write the vectors")
     parser.set_defaults(run=run)
@@ -104,7 +107,20 @@ def run(args) -> int:
     text_features = encoder.encode_texts(texts) if texts else np.zeros((0, encoder.dim), dtype=np.float32)
 
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _save(out, np, image_features, text_features, images, texts, encoder.model_id)
+    except IsADirectoryError as e:
+        raise UserInputError(f"--out {out} is a folder; give a file name such as vectors.npz") from e
+    except OSError as e:
+        if e.errno is not None and as_storage_error(e) is not None:
+            raise  # a full disk or a read-only folder: said as such by the CLI
+        raise UserInputError(f"cannot write {out}: {e.strerror or e}") from e
+    print(f"wrote {len(image_features)} image and {len(text_features)} text vectors to {out}")
+    return 0
+
+
+def _save(out: Path, np, image_features, text_features, images, texts, model_id: str) -> None:
     with open(out, "wb") as handle:  # a file handle, so numpy does not append ".npz" to a name without it
         np.savez(
             handle,
@@ -112,7 +128,5 @@ def run(args) -> int:
             text_features=text_features,
             image_paths=np.array([str(p) for p in images], dtype=str),
             texts=np.array(texts, dtype=str),
-            model_id=np.array(encoder.model_id),
+            model_id=np.array(model_id),
         )
-    print(f"wrote {len(image_features)} image and {len(text_features)} text vectors to {out}")
-    return 0

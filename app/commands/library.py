@@ -16,8 +16,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.commands._arg_types import (
+    MAX_BATCH,
+    MAX_OFFSET,
+    MAX_RESULTS,
+    MAX_WEIGHT,
+    YEARS,
+    bounded_float,
+    bounded_int,
+    text,
+)
 from engine import paths
 from engine.errors import UserInputError
+from engine.text import display_text, path_to_text
 from engine.types import IngestReport, ModelSpec, QueryTerm, SearchFilters, SearchQuery, SearchResult, SortOrder
 
 if TYPE_CHECKING:
@@ -68,18 +79,18 @@ def _index_source(library: FigureLibrary, sources: list[Path], args) -> IngestRe
                 bar.total = progress.total
             bar.update(progress.done - bar.n)
             for problem in progress.errors:
-                bar.write(f"  skipped {problem.path}: {problem.message}", file=sys.stderr)
+                bar.write(f"  skipped {display_text(problem.path)}: {display_text(problem.message)}", file=sys.stderr)
 
         return run_to_end(library.ingest(collection.id, batch_size=args.batch_size), show)
 
 
 def _print_report(name: str, report: IngestReport) -> None:
     print(
-        f"{name}: {report.added} added, {report.reused} unchanged or reused, {report.removed} removed, "
+        f"{display_text(name)}: {report.added} added, {report.reused} unchanged or reused, {report.removed} removed, "
         f"{report.failed} failed ({report.seconds:.1f} s)"
     )
     for problem in report.problems[:MAX_PROBLEMS_LISTED]:
-        print(f"  problem: {problem.path}: {problem.message}")
+        print(f"  problem: {display_text(problem.path)}: {display_text(problem.message)}")
     if len(report.problems) > MAX_PROBLEMS_LISTED:
         print(f"  … and {len(report.problems) - MAX_PROBLEMS_LISTED} more (see the app's library panel)")
 
@@ -116,7 +127,7 @@ def result_to_json(result: SearchResult, rank: int) -> dict:
         "id": result.figure_id,
         "score": round(result.score, 6),
         "similarity": round(result.why.similarity, 6),
-        "path": str(result.image_path),
+        "path": path_to_text(result.image_path),  # lossless: a non-UTF-8 name comes as fsbytes:<percent-encoded>
         "caption": result.caption,
         "label": result.label,
         "collection": result.collection,
@@ -184,16 +195,16 @@ def run_query(args) -> int:
 
 
 def _print_result(rank: int, result: SearchResult) -> None:
-    caption = (result.caption or "").replace("\n", " ")
+    caption = display_text((result.caption or "").replace("\n", " "))
     caption = caption if len(caption) <= 160 else caption[:157] + "…"
     article = result.article
     source = ""
     if article is not None:
-        source = " · ".join(str(x) for x in (article.pmcid, article.journal, article.year) if x)
+        source = display_text(" · ".join(str(x) for x in (article.pmcid, article.journal, article.year) if x))
     why = f"similarity {result.why.similarity:.3f}"
     if result.why.matched_terms:
-        why += f", caption matches {', '.join(result.why.matched_terms)}"
-    print(f"{rank:>3}. [{result.figure_id}] {result.image_path}")
+        why += f", caption matches {display_text(', '.join(result.why.matched_terms))}"
+    print(f"{rank:>3}. [{result.figure_id}] {display_text(result.image_path)}")
     if caption:
         print(f"     {caption}")
     print(f"     {why}" + (f" · {source}" if source else "") + (f" · {result.modality}" if result.modality else ""))
@@ -247,8 +258,8 @@ def run_info(args) -> int:
     for c in info.collections:
         articles = f" from {c.articles} article(s)" if c.articles else ""
         state = " — INCOMPLETE (run `pmc-search index` on it again to resume)" if c.status == "incomplete" else ""
-        where = c.source if len(c.sources) <= 1 else f"{len(c.sources)} sources, first {c.source}"
-        print(f"  [{c.id}] {c.name} ({c.kind}): {c.figures} figures{articles} from {where}{state}")
+        where = display_text(c.source if len(c.sources) <= 1 else f"{len(c.sources)} sources, first {c.source}")
+        print(f"  [{c.id}] {display_text(c.name)} ({c.kind}): {c.figures} figures{articles} from {where}{state}")
     if problems:
         print(f"problems:    {len(problems)} file(s) skipped at the last ingest")
     if device:
@@ -265,7 +276,8 @@ def run_remove(args) -> int:
         for collection_id in dict.fromkeys(_collection_ids(library, args.collections)):
             library.remove_collection(collection_id)
             removed = by_id[collection_id]
-            print(f"removed [{removed.id}] {removed.name}: {removed.figures} figures no longer in results")
+            name = display_text(removed.name)
+            print(f"removed [{removed.id}] {name}: {removed.figures} figures no longer in results")
     return 0
 
 
@@ -282,26 +294,27 @@ def register(subparsers) -> None:
     index.add_argument("--weights", help="local checkpoint file or folder for a new library")
     index.add_argument("--tokenizer", help="local tokenizer folder (vocab.txt) for a new library")
     index.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    index.add_argument("--batch-size", type=int, default=32)
+    index.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH), default=32)
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(run=run_index)
 
     query = subparsers.add_parser("query", help="search the library by text and/or image")
-    query.add_argument("text", nargs="?", help="what to look for, in words")
+    query.add_argument("text", nargs="?", type=text, help="what to look for, in words")
     query.add_argument("--image", metavar="FILE", help="an image (PNG, JPEG, TIFF, DICOM …) to find similar figures")
-    query.add_argument("--plus", action="append", metavar="TEXT", help="add a concept to the query (repeatable)")
-    query.add_argument("--minus", action="append", metavar="TEXT", help="subtract a concept (repeatable)")
-    query.add_argument("--term-weight", type=float, default=0.5, help="weight of --plus/--minus terms (0.5)")
-    query.add_argument("-k", type=int, default=10, help="number of results (10)")
-    query.add_argument("--offset", type=int, default=0, help="skip this many results (paging)")
+    query.add_argument("--plus", action="append", type=text, metavar="TEXT", help="add a concept (repeatable)")
+    query.add_argument("--minus", action="append", type=text, metavar="TEXT", help="subtract a concept (repeatable)")
+    query.add_argument("--term-weight", type=bounded_float(0.0, MAX_WEIGHT), default=0.5,
+                       help="weight of --plus/--minus terms (0.5)")
+    query.add_argument("-k", type=bounded_int(1, MAX_RESULTS), default=10, help="number of results (10)")
+    query.add_argument("--offset", type=bounded_int(0, MAX_OFFSET), default=0, help="skip this many results (paging)")
     query.add_argument("--json", action="store_true", help="one JSON object per result, one per line")
-    query.add_argument("--year-min", type=int)
-    query.add_argument("--year-max", type=int)
-    query.add_argument("--journal", action="append", help="only this journal (repeatable)")
-    query.add_argument("--modality", action="append", help="only this modality label, e.g. ct, mri (repeatable)")
-    query.add_argument("--collection", action="append", help="only this collection, by id or name (repeatable)")
-    query.add_argument("--pmcid", action="append", help="only figures of this article (repeatable)")
-    query.add_argument("--min-score", type=float, help="drop results whose similarity is below this")
+    query.add_argument("--year-min", type=bounded_int(*YEARS))
+    query.add_argument("--year-max", type=bounded_int(*YEARS))
+    query.add_argument("--journal", action="append", type=text, help="only this journal (repeatable)")
+    query.add_argument("--modality", action="append", type=text, help="only this modality label, e.g. ct (repeatable)")
+    query.add_argument("--collection", action="append", type=text, help="only this collection, by id or name")
+    query.add_argument("--pmcid", action="append", type=text, help="only figures of this article (repeatable)")
+    query.add_argument("--min-score", type=bounded_float(-1.0, 1.0), help="drop results whose similarity is below this")
     query.add_argument("--sort", default=SortOrder.RELEVANCE.value, choices=[s.value for s in SortOrder])
     query.add_argument("--no-keywords", action="store_true", help="rank by image similarity only (no caption match)")
     query.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -313,5 +326,5 @@ def register(subparsers) -> None:
     info.set_defaults(run=run_info)
 
     remove = subparsers.add_parser("remove", help="remove collections (and their figures) from the library")
-    remove.add_argument("collections", nargs="+", metavar="COLLECTION", help="collection id or name (see `info`)")
+    remove.add_argument("collections", nargs="+", type=text, metavar="COLLECTION", help="collection id or name")
     remove.set_defaults(run=run_remove)

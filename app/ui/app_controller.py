@@ -12,6 +12,7 @@ same folder (another device) must close first; if that reopen fails, the previou
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -27,7 +28,7 @@ from app.ingest_events import SourceFailed, SourceFinished, SourceStarted
 from app.ingest_queue import IngestQueue, IngestRequest
 from app.library_opener import LibraryOpener, library_opener
 from app.problems import Problem, describe_error
-from engine.errors import DownloadError, LibraryLockedError
+from engine.errors import DownloadError, LibraryDamagedError, LibraryLockedError, LibraryReadOnlyError
 from engine.types import IngestProgress, ModelSpec
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class AppController(QObject):
     library_closed = Signal()
     library_failed = Signal()  # opening failed (the reason went to library_locked / model_missing / error)
     library_locked = Signal(str)  # path held by another running instance
+    library_read_only = Signal(str)  # why a library is opened read-only although writing was asked for
+    library_damaged = Signal(str, str)  # path, what is wrong: the window offers the repair
     # The model's files are not here and cannot be downloaded now (offline, no connection): app.problems.Problem
     model_missing = Signal(object)
     model_progress = Signal(object)  # engine.hub.DownloadProgress (from the worker thread)
@@ -86,6 +89,7 @@ class AppController(QObject):
         self._search_pending = False
         self._ingest_worker = None
         self._ingest = IngestQueue()
+        self._damaged_request: OpenRequest | None = None
         self._ingest_stopped = threading.Event()  # replaced per ingest job; set when that job has stopped
         self._ingest_stopped.set()
         self._last_info = None
@@ -146,6 +150,13 @@ class AppController(QObject):
 
         def failed(error: BaseException) -> None:
             self.library_failed.emit()
+            if isinstance(error, LibraryReadOnlyError) and not request.read_only:
+                self.library_read_only.emit(str(error))  # read-only media or folder: it can still be searched
+                self._start_open(dataclasses.replace(request, read_only=True), restore=restore)
+                return
+            if isinstance(error, LibraryDamagedError):
+                self._damaged_request = request
+                self.library_damaged.emit(str(request.path), str(error))
             if isinstance(error, LibraryLockedError):
                 self.library_locked.emit(str(request.path))
             elif isinstance(error, DownloadError):  # offline, or the download server cannot be reached
@@ -158,6 +169,26 @@ class AppController(QObject):
                 self.library_opened.emit(self._last_info)  # the old library is still the one in use
 
         self.run_job(open_job, on_return=lambda opened: self._on_library_opened(request, *opened), on_error=failed)
+
+    def repair_library(self, on_done, on_error) -> None:
+        """Repair the library that last failed to open as damaged (as `pmc-search check --repair`), then open it."""
+        request = self._damaged_request
+        opener = self._opener
+
+        def reopen(path: Path):
+            return opener(path, request.spec, device=request.device, offline=request.offline, progress=None)
+
+        def repair_job():
+            from engine.library.repair import check_library
+
+            return check_library(request.path, repair=True, reopen=reopen)
+
+        def done(report) -> None:
+            on_done(report)
+            if report.repaired or report.healthy:
+                self.open_library(request.path, request.spec, device=request.device, offline=request.offline)
+
+        self.run_job(repair_job, on_return=done, on_error=on_error)
 
     def _on_library_opened(self, request: OpenRequest, library: FigureLibrary, info) -> None:
         old = self.library

@@ -240,6 +240,8 @@ class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWin
         c.facets_changed.connect(self.filters.set_facets)
         c.error.connect(self.show_problem)
         c.library_locked.connect(self.actions.offer_read_only)
+        c.library_read_only.connect(lambda why: self.show_info(f"Opened read-only: {why}."))
+        c.library_damaged.connect(self.actions.offer_repair)
         c.model_missing.connect(self._on_model_missing)
         c.model_progress.connect(self._on_model_progress)
         self._connect_indexing()

@@ -37,6 +37,7 @@ class WindowActions:
     def __init__(self, window: MainWindow):
         self.window = window
         self.locked_box: QMessageBox | None = None
+        self.repair_dialog = None
         # Replaced by tests: the blocking questions the window asks.
         self.ask_yes_no: Callable[[str], bool] = self._ask_yes_no
         self.ask_text: Callable[..., str | None] = self._ask_text
@@ -124,6 +125,13 @@ class WindowActions:
         box.finished.connect(finished)
         box.open()  # window-modal but non-blocking
         self.locked_box = box
+
+    def offer_repair(self, path: str, problem: str) -> None:
+        """A library failed to open as damaged: offer `check --repair` in a dialog (app/ui/repair_dialog.py)."""
+        from app.ui.repair_dialog import RepairDialog
+
+        self.repair_dialog = RepairDialog(path, problem, self.window.controller.repair_library, self.window)
+        self.repair_dialog.open()
 
     def open_settings(self) -> None:
         from app.ui.settings_dialog import SettingsDialog

@@ -19,19 +19,22 @@ from engine.catalog.schema import (
     Figure,
     IngestProblem,
     LibraryMeta,
+    QuarantinedVector,
     Vector,
 )
-from engine.catalog.vectors import iter_figure_vectors
+from engine.catalog.vectors import BadVector, iter_figure_vectors
 
 __all__ = [
     "CURRENT_VERSION",
     "Article",
+    "BadVector",
     "Base",
     "Collection",
     "CollectionSource",
     "Figure",
     "IngestProblem",
     "LibraryMeta",
+    "QuarantinedVector",
     "Vector",
     "all_meta",
     "blob_to_vector",

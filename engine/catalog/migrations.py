@@ -13,7 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, text
 
 from engine.catalog import fts
-from engine.errors import LibraryError
+from engine.errors import LibraryVersionError
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,18 @@ def _first_minutes(conn: Connection) -> None:
     )
 
 
+def _reliability_step(conn: Connection) -> None:
+    # Issue 15: stored vectors found unusable (wrong length, NaN) are kept out of the index until re-encoded.
+    conn.execute(
+        text(
+            "CREATE TABLE quarantined_vectors (content_sha256 VARCHAR(64) NOT NULL, reason TEXT NOT NULL, "
+            "found_at FLOAT NOT NULL, CONSTRAINT pk_quarantined_vectors PRIMARY KEY (content_sha256))"
+        )
+    )
+
+
 # STEPS[i] goes from version i+1 to i+2
-STEPS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _first_minutes]
+STEPS: list[Callable[[Connection], None]] = [_v1_to_v2, _v2_to_v3, _first_minutes, _reliability_step]
 CURRENT_VERSION = 1 + len(STEPS)
 
 
@@ -137,7 +147,7 @@ def migrate(conn: Connection) -> int:
     """Bring the catalog to CURRENT_VERSION inside the caller's transaction; returns the version found."""
     found = current_version(conn)
     if found > CURRENT_VERSION:
-        raise LibraryError(
+        raise LibraryVersionError(
             f"this library was written by a newer version of the program (schema {found}, "
             f"this program knows up to {CURRENT_VERSION}); update the program to open it"
         )

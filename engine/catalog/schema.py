@@ -102,6 +102,16 @@ class Vector(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, L2-normalised
 
 
+class QuarantinedVector(Base):
+    """A stored vector found unusable (wrong length, NaN or infinity): its figures stay out of the index until the
+    image is encoded again (`Library.reencode_quarantined`). No foreign key: the row is evidence, not a link."""
+
+    __tablename__ = "quarantined_vectors"
+    content_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    found_at: Mapped[float] = mapped_column(Float)
+
+
 class Figure(Base):
     __tablename__ = "figures"
     __table_args__ = (UniqueConstraint("collection_id", "key"), Index("ix_figures_scan", "collection_id", "scan_mark"))

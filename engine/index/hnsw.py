@@ -18,7 +18,7 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 
-from engine.fileio import atomic_output
+from engine.fileio import atomic_output, file_crc32
 from engine.index.exact import exact_top_k_blocks, recall_at_k
 from engine.index.rwlock import ReadWriteLock
 from engine.index.stamp import IndexStamp, read_stamp, stamp_path, write_stamp
@@ -48,6 +48,7 @@ class VectorIndex:
         )
         self._live: set[int] = set()
         self._deleted: set[int] = set()  # labels marked deleted that hnswlib may still hold (until a slot reuse)
+        self.saved_extra: dict = {}  # the stamp fields of the file this index was loaded from
         self._ef = 64
         self._index.set_ef(self._ef)
 
@@ -207,6 +208,11 @@ class VectorIndex:
         order = np.argsort(-scores, axis=1, kind="stable")
         return np.take_along_axis(found_ids, order, axis=1), np.take_along_axis(scores, order, axis=1)
 
+    def vectors(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of live ids, [n, dim] float32 (as hnswlib holds them)."""
+        with self._lock.reading():
+            return self._fetch([int(i) for i in ids])
+
     def _fetch(self, ids: list[int]) -> np.ndarray:
         if not ids:
             return np.empty((0, self.dim), np.float32)
@@ -288,11 +294,12 @@ class VectorIndex:
 
     # ------------------------------------------------------------------------------------------- persistence
 
-    def save(self, path: Path, stamp: IndexStamp) -> None:
-        """Write the index atomically (temp file + os.replace) and its stamp beside it.
+    def save(self, path: Path, stamp: IndexStamp, extra: dict | None = None) -> None:
+        """Write the index atomically (temp file + os.replace) and its stamp beside it; `extra` goes in the stamp.
 
         The old stamp is removed first and the new one written last, so a crash at any point leaves either a
-        complete, correctly stamped pair or an index `load` refuses (and the library rebuilds).
+        complete, correctly stamped pair or an index `load` refuses (and the library rebuilds). The stamp carries
+        the file's size and CRC-32, checked before the next load hands the file to hnswlib.
         """
         path = Path(path)
         if stamp.dim != self.dim or stamp.space != self.space:
@@ -301,13 +308,20 @@ class VectorIndex:
             stamp_path(path).unlink(missing_ok=True)
             with atomic_output(path) as tmp:
                 self._index.save_index(str(tmp))
+                size, crc = tmp.stat().st_size, file_crc32(tmp)
             deleted = sorted(set(int(i) for i in self._index.get_ids_list()) - self._live)
-            extra = {"bytes": path.stat().st_size, "count": len(self._live), "ef": self._ef, "deleted": deleted}
-        write_stamp(path, stamp, extra)
+            # Labels hnswlib has recycled since are no longer held: forget them (writers are excluded meanwhile),
+            # or add/remove churn would grow this set without bound.
+            self._deleted = set(deleted)
+            fields = {"bytes": size, "crc32": crc, "count": len(self._live), "ef": self._ef, "deleted": deleted}
+        write_stamp(path, stamp, {**(extra or {}), **fields})
 
     @classmethod
     def load(cls, path: Path, expected: IndexStamp) -> VectorIndex | None:
-        """The saved index when its stamp equals `expected`; None when missing, stale or corrupt (rebuild it)."""
+        """The saved index when its stamp equals `expected`; None when missing, stale or corrupt (rebuild it).
+
+        The stamp's extra fields are kept on the result as `saved_extra`.
+        """
         path = Path(path)
         found = read_stamp(path)
         if found is None or not path.is_file():
@@ -317,8 +331,7 @@ class VectorIndex:
             logger.info("index %s is stale (%s, expected %s)", path, stamp, expected)
             return None
         try:
-            if path.stat().st_size != int(extra["bytes"]):
-                logger.warning("index %s has the wrong size for its stamp; ignoring it", path)
+            if not _file_matches(path, extra):
                 return None
             obj = cls.__new__(cls)
             obj.dim, obj.space, obj._lock = expected.dim, expected.space, ReadWriteLock()
@@ -333,8 +346,19 @@ class VectorIndex:
                 return None
             obj._ef = 64
             obj._set_ef_locked(int(extra.get("ef", 64)))  # hnswlib does not persist ef: set it after every load
+            obj.saved_extra = extra
         except (RuntimeError, OSError, ValueError, KeyError, TypeError, MemoryError) as e:
             logger.warning("cannot load index %s (%s); it will be rebuilt", path, e)
             return None
         return obj
 
+
+def _file_matches(path: Path, extra: dict) -> bool:
+    """Size and CRC-32 as stamped: hnswlib trusts the offsets in its file and can segfault on a garbled one."""
+    if path.stat().st_size != int(extra["bytes"]):
+        logger.warning("index %s has the wrong size for its stamp; ignoring it", path)
+        return False
+    if file_crc32(path) != int(extra["crc32"]):
+        logger.warning("index %s does not match its checksum (garbled); ignoring it", path)
+        return False
+    return True

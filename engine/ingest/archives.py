@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from engine.errors import ArchiveError
+from engine.fileio import atomic_write_text
+from engine.storage_errors import as_storage_error
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +86,11 @@ def safe_extract(
         raise
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
         shutil.rmtree(dest, ignore_errors=True)
+        storage = as_storage_error(e, f"extracting {archive.name}") if isinstance(e, OSError) else None
+        if storage is not None:  # the library's disk, not the archive: every later package would fail too
+            raise storage from e
         raise ArchiveError(f"{archive.name}: corrupt or unreadable archive ({e})") from e
-    marker.write_text(json.dumps({"fingerprint": fingerprint, "files": names}), encoding="utf-8")
+    atomic_write_text(marker, json.dumps({"fingerprint": fingerprint, "files": names}))
     (dest / (_MARKER + ".partial")).unlink(missing_ok=True)
     return [dest / name for name in names]
 

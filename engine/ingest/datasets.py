@@ -7,6 +7,7 @@ naming its line number. ROCO folders are read through `captions.txt` (+ `licence
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -14,7 +15,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.fileio import is_regular_file, open_regular, special_file_kind
 from engine.ingest.jats import normalize_pmcid
+from engine.ingest.safe_paths import resolve_inside
 from engine.types import ArticleMeta, FigureRecord, SourceProblem
 
 logger = logging.getLogger(__name__)
@@ -58,7 +61,7 @@ def iter_pmc_oa(path: Path, image_root: Path | None = None) -> Iterator[FigureRe
 
 def _pmc_oa_rows(jsonl: Path, finder: _ImageFinder, key_prefix: str) -> Iterator[FigureRecord | SourceProblem]:
     try:
-        handle = jsonl.open("rb")  # binary: records end at b"\n" only, never at a Unicode line separator
+        handle = open_regular(jsonl)  # binary: records end at b"\n" only, never at a Unicode line separator
     except OSError as e:
         yield SourceProblem(str(jsonl), f"cannot read: {e.strerror or e}")
         return
@@ -67,35 +70,42 @@ def _pmc_oa_rows(jsonl: Path, finder: _ImageFinder, key_prefix: str) -> Iterator
             where = f"{jsonl}:{lineno}"
             if not raw.strip():
                 continue
-            if len(raw) > _MAX_LINE_BYTES:
-                yield SourceProblem(where, "line longer than 1 MiB; skipped")
-                continue
-            try:
-                row = json.loads(raw)
-            except ValueError as e:  # includes UnicodeDecodeError
-                yield SourceProblem(where, f"not valid JSON ({e}); skipped")
-                continue
-            if not isinstance(row, dict) or not isinstance(row.get("image"), str) or not row["image"].strip():
-                yield SourceProblem(where, 'row has no "image" name; skipped')
-                continue
-            image = row["image"].strip()
-            path = finder.find(image)
-            if path is None:
-                yield SourceProblem(where, f"image {image!r} not found under {finder.root}; skipped")
-                continue
-            caption = row.get("caption")
-            caption = " ".join(caption.split()) if isinstance(caption, str) else None
-            pmcid = normalize_pmcid(row["pmcid"]) if isinstance(row.get("pmcid"), (str, int)) else None
-            if pmcid is None:  # images are named "<PMCID>_<figure>_<n>.jpg"
-                match = re.match(r"^(PMC\d+)_", Path(image).name)
-                pmcid = match.group(1) if match else None
-            yield FigureRecord(
-                key=key_prefix + image,
-                image_path=path,
-                caption=caption or None,
-                figure_id=Path(image).name,
-                article=ArticleMeta(pmcid=pmcid) if pmcid else None,
-            )
+            try:  # one row can never stop the file: whatever it holds, it becomes a problem naming the line
+                yield _pmc_oa_row(raw, where, finder, key_prefix)
+            except Exception as e:  # noqa: BLE001 - per item, reported with its line
+                logger.debug("row %s failed", where, exc_info=True)
+                yield SourceProblem(where, f"unreadable row ({type(e).__name__}: {e}); skipped")
+
+
+def _pmc_oa_row(raw: bytes, where: str, finder: _ImageFinder, key_prefix: str) -> FigureRecord | SourceProblem:
+    if len(raw) > _MAX_LINE_BYTES:
+        return SourceProblem(where, "line longer than 1 MiB; skipped")
+    try:
+        row = json.loads(raw)
+    except RecursionError:
+        return SourceProblem(where, "JSON nested too deeply; skipped")
+    except ValueError as e:  # includes UnicodeDecodeError
+        return SourceProblem(where, f"not valid JSON ({e}); skipped")
+    if not isinstance(row, dict) or not isinstance(row.get("image"), str) or not row["image"].strip():
+        return SourceProblem(where, 'row has no "image" name; skipped')
+    image = row["image"].strip()
+    path, why = finder.find(image)
+    if path is None:
+        return SourceProblem(where, f"image {image!r}: {why}; skipped")
+    caption = row.get("caption")
+    caption = " ".join(caption.split()) if isinstance(caption, str) else None
+    raw_pmcid = row.get("pmcid")
+    pmcid = normalize_pmcid(str(raw_pmcid)) if isinstance(raw_pmcid, (str, int)) else None
+    if pmcid is None:  # images are named "<PMCID>_<figure>_<n>.jpg"
+        match = re.match(r"^(PMC\d+)_", Path(image).name)
+        pmcid = match.group(1) if match else None
+    return FigureRecord(
+        key=key_prefix + image,
+        image_path=path,
+        caption=caption or None,
+        figure_id=Path(image).name,
+        article=ArticleMeta(pmcid=pmcid) if pmcid else None,
+    )
 
 
 class _ImageFinder:
@@ -134,16 +144,16 @@ class _ImageFinder:
         # The subfigure folder first: it is where images.zip puts every image.
         return sorted(found, key=lambda p: (p.name != PMC_OA_SUBFIGURE_DIR, len(p.parts), str(p)))
 
-    def find(self, image: str) -> Path | None:
-        relative = Path(image)
-        if relative.is_absolute() or ".." in relative.parts:
-            return None  # a row must not point us outside the data set
+    def find(self, image: str) -> tuple[Path | None, str]:
+        """(the image's path, "") or (None, why not)."""
         for directory in self._dirs:
-            candidate = directory / relative
-            if candidate.is_file():
-                return candidate
+            candidate, why = resolve_inside(directory, image)
+            if candidate is None:
+                return None, f"refused: {why}"  # a row must not point us outside the data set
+            if is_regular_file(candidate):
+                return candidate, ""
         if not self._search_by_name:
-            return None
+            return None, f"not found under {self.root}"
         if self._by_name is None:
             logger.info("indexing file names under %s to find images not in the usual folders", self.root)
             self._by_name = {}
@@ -151,13 +161,17 @@ class _ImageFinder:
                 dirnames[:] = [d for d in dirnames if not d.startswith(".")]
                 for name in filenames:
                     self._by_name.setdefault(name, Path(dirpath) / name)
-        return self._by_name.get(relative.name)
+        found = self._by_name.get(Path(image).name)
+        if found is None or not is_regular_file(found):
+            return None, f"not found under {self.root}"
+        _, why = resolve_inside(self.root, found.relative_to(self.root).as_posix())
+        return (None, f"refused: {why}") if why else (found, "")
 
 
 def estimate_lines(path: Path, sample_bytes: int = 1 << 20) -> int:
     """Rows in a jsonl: exact for small files, else extrapolated from the first MiB (no full read)."""
-    size = path.stat().st_size
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
         head = handle.read(sample_bytes)
     lines = head.count(b"\n")
     if size <= sample_bytes or lines == 0:
@@ -197,40 +211,72 @@ def _roco_folder(folder: Path) -> Iterator[FigureRecord | SourceProblem]:
     if not images.is_dir():
         yield SourceProblem(str(folder), "no images/ folder: fetch the images first (ROCO scripts/fetch.py)")
         return
-    licences = _roco_licences(folder / "licences.txt")
-    links = _roco_links(folder / "dlinks.txt")
-    for lineno, line in _lines(folder / ROCO_CAPTIONS):
-        where = f"{folder / ROCO_CAPTIONS}:{lineno}"
-        roco_id, sep, caption = line.partition("\t")
-        roco_id = roco_id.strip()
-        if not sep or not roco_id:
-            yield SourceProblem(where, "line is not '<ROCO id><TAB><caption>'; skipped")
+    captions = folder / ROCO_CAPTIONS
+    kind = special_file_kind(captions)
+    if kind is not None:
+        yield SourceProblem(str(captions), f"{ROCO_CAPTIONS} is {kind}, not a regular file; folder skipped")
+        return
+    licences, links = {}, {}
+    try:
+        licences = _roco_licences(folder / "licences.txt")
+        links = _roco_links(folder / "dlinks.txt")
+    except (OSError, csv.Error, ValueError) as e:
+        yield SourceProblem(str(folder), f"licences.txt or dlinks.txt unreadable ({e}); read without them")
+    try:
+        for lineno, line in _lines(captions):
+            where = f"{captions}:{lineno}"
+            try:
+                yield _roco_record(line, where, images, licences, links)
+            except Exception as e:  # noqa: BLE001 - per item, reported with its line
+                logger.debug("line %s failed", where, exc_info=True)
+                yield SourceProblem(where, f"unreadable line ({type(e).__name__}: {e}); skipped")
+    except OSError as e:
+        yield SourceProblem(str(captions), f"cannot read: {e.strerror or e}")
+
+
+def _roco_image(roco_id: str, images: Path, old_name: str | None) -> tuple[Path | None, str]:
+    """The image of a ROCO id (its own name, else the pre-2022 name from licences.txt), kept inside the data set."""
+    refused = ""
+    for name in (f"{roco_id}.jpg", old_name):
+        if not name:
             continue
-        licence = licences.get(roco_id)
-        old_name = licence[0] if licence else None
-        image = images / f"{roco_id}.jpg"
-        if not image.is_file() and old_name:
-            image = images / old_name
-        if not image.is_file():
-            yield SourceProblem(where, f"image of {roco_id} not in {images}; skipped")
-            continue
-        pmcid = None
-        if old_name:
-            pmcid = normalize_pmcid(old_name.split("_", 1)[0])
-        if pmcid is None and roco_id in links:
-            pmcid = links[roco_id][0]
-        article = ArticleMeta(pmcid=pmcid, license=licence[1] if licence else None) if (pmcid or licence) else None
-        yield FigureRecord(
-            key=roco_id,
-            image_path=image,
-            caption=" ".join(caption.split()) or None,  # the caption always starts with one space
-            figure_id=links[roco_id][1] if roco_id in links else roco_id,
-            article=article,
-        )
+        candidate, why = resolve_inside(images, name)
+        if candidate is None:
+            refused = f"refused: {why}"
+        elif is_regular_file(candidate):
+            return candidate, ""
+    return None, refused or f"not in {images}"
+
+
+def _roco_record(
+    line: str, where: str, images: Path, licences: dict[str, tuple[str, str]], links: dict[str, tuple[str | None, str]]
+) -> FigureRecord | SourceProblem:
+    roco_id, sep, caption = line.partition("\t")
+    roco_id = roco_id.strip()
+    if not sep or not roco_id:
+        return SourceProblem(where, "line is not '<ROCO id><TAB><caption>'; skipped")
+    licence = licences.get(roco_id)
+    old_name = licence[0] if licence else None
+    image, why = _roco_image(roco_id, images, old_name)
+    if image is None:
+        return SourceProblem(where, f"image of {roco_id}: {why}; skipped")
+    pmcid = None
+    if old_name:
+        pmcid = normalize_pmcid(old_name.split("_", 1)[0])
+    if pmcid is None and roco_id in links:
+        pmcid = links[roco_id][0]
+    article = ArticleMeta(pmcid=pmcid, license=licence[1] if licence else None) if (pmcid or licence) else None
+    return FigureRecord(
+        key=roco_id,
+        image_path=image,
+        caption=" ".join(caption.split()) or None,  # the caption always starts with one space
+        figure_id=links[roco_id][1] if roco_id in links else roco_id,
+        article=article,
+    )
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         for lineno, raw in enumerate(handle, start=1):
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if text.strip():
@@ -239,20 +285,25 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def _roco_licences(path: Path) -> dict[str, tuple[str, str]]:
     """ROCO id → (old image file name "<PMCID>_<file>", licence code). The file has a header row."""
-    if not path.is_file():
+    if not is_regular_file(path):
         return {}
     out: dict[str, tuple[str, str]] = {}
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+    with open_regular(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as handle:
         for row in csv.DictReader(handle):
-            roco_id, name, code = (row.get("ROCO_ID") or "").strip(), (row.get("PMC_ID") or "").strip(), row.get("CC")
+            roco_id, name, code = _text(row.get("ROCO_ID")), _text(row.get("PMC_ID")), _text(row.get("CC"))
             if roco_id:
-                out[roco_id] = (name, (code or "").strip())
+                out[roco_id] = (name, code)
     return out
+
+
+def _text(value: object) -> str:
+    # csv.DictReader puts the extra fields of a long row in a list under the key None; only strings are fields.
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _roco_links(path: Path) -> dict[str, tuple[str | None, str]]:
     """ROCO id → (PMCID from the package URL, image file name inside the package)."""
-    if not path.is_file():
+    if not is_regular_file(path):
         return {}
     out: dict[str, tuple[str | None, str]] = {}
     for _, line in _lines(path):

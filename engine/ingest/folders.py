@@ -13,7 +13,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.fileio import kind_of, read_regular
 from engine.imaging import IMAGE_EXTENSIONS, is_image_path
+from engine.ingest.safe_paths import is_inside
 from engine.types import FigureRecord, SourceProblem
 
 logger = logging.getLogger(__name__)
@@ -69,21 +71,46 @@ def _walk(root: Path, directory: Path, seen_dirs: set[tuple[int, int]]) -> Itera
     except OSError as e:
         yield SourceProblem(str(directory), f"cannot list folder: {e.strerror or e}")
         return
-    files = {e.name.lower(): Path(e.path) for e in entries if _is_file(e)}
-    subdirs = []
+    files = {e.name.lower(): Path(e.path) for e in entries if _is_file(e) and _stays_inside(root, e)}
+    subdirs: list[Path] = []
     for entry in entries:
-        if entry.name.startswith("."):  # .git, .DS_Store, AppleDouble "._x.jpg": never figures
-            continue
-        path = Path(entry.path)
-        if _is_dir(entry):
-            subdirs.append(path)
-        elif _is_file(entry):
-            if entry.name.upper() not in _NOT_FIGURES and is_image_path(path):
-                yield from _records(path, path.relative_to(root).as_posix(), files)
-        elif entry.is_symlink():
-            yield SourceProblem(str(path), "broken symbolic link")
+        if not entry.name.startswith("."):  # .git, .DS_Store, AppleDouble "._x.jpg": never figures
+            yield from _entry(root, entry, files, subdirs)
     for sub in subdirs:
         yield from _walk(root, sub, seen_dirs)
+
+
+def _entry(
+    root: Path, entry: os.DirEntry, files: dict[str, Path], subdirs: list[Path]
+) -> Iterator[FigureRecord | SourceProblem]:
+    path = Path(entry.path)
+    if not _stays_inside(root, entry):
+        yield SourceProblem(str(path), "a symbolic link to something outside the source folder; skipped")
+    elif _is_dir(entry):
+        subdirs.append(path)
+    elif _is_file(entry):
+        if entry.name.upper() not in _NOT_FIGURES and is_image_path(path):
+            yield from _records(path, path.relative_to(root).as_posix(), files)
+    elif entry.is_symlink() and not os.path.exists(path):
+        yield SourceProblem(str(path), "broken symbolic link")
+    elif _looks_like_image_name(entry.name) or entry.name.lower().endswith((".txt", ".json")):
+        yield SourceProblem(str(path), f"{_special_kind(entry)}, not a regular file; skipped (never opened)")
+
+
+def _stays_inside(root: Path, entry: os.DirEntry) -> bool:
+    # Only a symbolic link can lead out of the tree being walked; resolving every plain entry would cost a
+    # realpath (a stat per path component) per file for nothing.
+    try:
+        return not entry.is_symlink() or is_inside(root, Path(entry.path))
+    except OSError:
+        return False
+
+
+def _special_kind(entry: os.DirEntry) -> str:
+    try:
+        return kind_of(entry.stat().st_mode)
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
 
 
 def _is_file(entry: os.DirEntry) -> bool:
@@ -110,31 +137,39 @@ def _records(path: Path, key: str, siblings: dict[str, Path]) -> Iterator[Figure
 def read_sidecar(image: Path, siblings: dict[str, Path]) -> tuple[str | None, str | None, SourceProblem | None]:
     """(caption, label, problem) from `<stem>.txt` or `<stem>.json` beside `image`; siblings: lower name → path.
 
-    A broken sidecar is reported but never stops the image from being indexed.
+    A broken sidecar is reported but never stops the image from being indexed. `siblings` holds regular files
+    only (the walk leaves FIFOs and devices out), and reading refuses anything else again, so none is opened.
     """
     stem = image.stem.lower()
     txt = siblings.get(stem + ".txt")
     if txt is not None and txt != image:
         try:
-            if txt.stat().st_size > MAX_SIDECAR_BYTES:
-                return None, None, SourceProblem(str(txt), "caption file is larger than 1 MiB; ignored")
-            text = " ".join(txt.read_text(encoding="utf-8", errors="replace").split())
-            return (text or None), None, None
+            data = read_regular(txt, MAX_SIDECAR_BYTES)
         except OSError as e:
             return None, None, SourceProblem(str(txt), f"cannot read caption: {e.strerror or e}")
+        except ValueError:
+            return None, None, SourceProblem(str(txt), "caption file is larger than 1 MiB; ignored")
+        text = " ".join(data.decode("utf-8", errors="replace").split())
+        return (text or None), None, None
     js = siblings.get(stem + ".json")
     if js is not None and js != image:
-        try:
-            if js.stat().st_size > MAX_SIDECAR_BYTES:
-                return None, None, SourceProblem(str(js), "caption file is larger than 1 MiB; ignored")
-            data = json.loads(js.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            return None, None, SourceProblem(str(js), f"cannot read caption JSON: {e}")
-        if not isinstance(data, dict):
-            return None, None, SourceProblem(str(js), "caption JSON is not an object")
-        caption = data.get("caption")
-        label = data.get("label")
-        caption = " ".join(caption.split()) if isinstance(caption, str) else None
-        label = label.strip() if isinstance(label, str) and label.strip() else None
-        return (caption or None), label, None
+        return _json_sidecar(js)
     return None, None, None
+
+
+def _json_sidecar(js: Path) -> tuple[str | None, str | None, SourceProblem | None]:
+    try:
+        data = json.loads(read_regular(js, MAX_SIDECAR_BYTES))
+    except OSError as e:
+        return None, None, SourceProblem(str(js), f"cannot read caption JSON: {e.strerror or e}")
+    except RecursionError:
+        return None, None, SourceProblem(str(js), "caption JSON is nested too deeply; ignored")
+    except ValueError as e:  # not JSON, not UTF-8, or over the size limit
+        return None, None, SourceProblem(str(js), f"cannot read caption JSON: {e}")
+    if not isinstance(data, dict):
+        return None, None, SourceProblem(str(js), "caption JSON is not an object")
+    caption = data.get("caption")
+    label = data.get("label")
+    caption = " ".join(caption.split()) if isinstance(caption, str) else None
+    label = label.strip() if isinstance(label, str) and label.strip() else None
+    return (caption or None), label, None

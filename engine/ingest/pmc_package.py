@@ -20,9 +20,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import ArchiveError, ArticleParseError
+from engine.fileio import read_regular
 from engine.ingest.archives import ArchiveLimits, safe_extract
 from engine.ingest.figures import GRAPHIC_EXTENSIONS, figure_records, with_license
 from engine.ingest.jats import MAX_XML_BYTES, normalize_pmcid, parse_jats
+from engine.ingest.safe_paths import is_inside
 from engine.types import ArticleMeta, FigureRecord, SourceProblem
 
 logger = logging.getLogger(__name__)
@@ -62,15 +64,15 @@ def iter_pmc(
         if is_package(path):
             yield from _package(path, Path(work_dir), limits, used_prefixes)
         elif path.name.lower().endswith(ARTICLE_SUFFIXES):
-            yield from _article_xml(path, _files_beside(path.parent), used_prefixes)
+            yield from _guarded_article(path, _files_beside(path.parent, path.parent), used_prefixes)
         else:
             yield SourceProblem(str(path), "not a PMC package (.tar.gz) or article XML (.nxml/.xml)")
         return
-    yield from _walk(path, Path(work_dir), limits, used_prefixes, set())
+    yield from _walk(path, path, Path(work_dir), limits, used_prefixes, set())
 
 
 def _walk(
-    directory: Path, work_dir: Path, limits: ArchiveLimits, used: set[str], seen: set[tuple[int, int]]
+    root: Path, directory: Path, work_dir: Path, limits: ArchiveLimits, used: set[str], seen: set[tuple[int, int]]
 ) -> Iterator[FigureRecord | SourceProblem]:
     try:
         info = directory.stat()
@@ -81,21 +83,38 @@ def _walk(
     except OSError as e:
         yield SourceProblem(str(directory), f"cannot list folder: {e.strerror or e}")
         return
+    outside = [e for e in entries if e.is_symlink() and not is_inside(root, e)]
+    for entry in outside:
+        yield SourceProblem(str(entry), "a symbolic link to something outside the source folder; skipped")
+    entries = [e for e in entries if e not in outside]
     files = [e for e in entries if e.is_file()]
     articles = [f for f in files if looks_like_article_xml(f)]
     if articles:
-        siblings = _files_beside(directory)
+        siblings = _files_beside(root, directory)
         for xml in articles:
-            yield from _article_xml(xml, siblings, used)
+            yield from _guarded_article(xml, siblings, used)
     for package in (f for f in files if is_package(f)):
         yield from _package(package, work_dir, limits, used)
     for sub in (e for e in entries if e.is_dir()):
-        yield from _walk(sub, work_dir, limits, used, seen)
+        yield from _walk(root, sub, work_dir, limits, used, seen)
 
 
-def _files_beside(directory: Path) -> dict[str, Path]:
+def _guarded_article(xml: Path, siblings: dict[str, Path], used: set[str], **where) -> Iterator:
+    """One article, whatever its files hold, can only ever become problems naming it: never stop the source."""
     try:
-        return {p.name: p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")}
+        yield from _article_xml(xml, siblings, used, **where)
+    except Exception as e:  # noqa: BLE001 - per item
+        logger.debug("article %s failed", xml, exc_info=True)
+        yield SourceProblem(where.get("display") or str(xml), f"unreadable article ({type(e).__name__}: {e})")
+
+
+def _files_beside(root: Path, directory: Path) -> dict[str, Path]:
+    try:
+        return {
+            p.name: p
+            for p in directory.iterdir()
+            if p.is_file() and not p.name.startswith(".") and (not p.is_symlink() or is_inside(root, p))
+        }
     except OSError:
         return {}
 
@@ -124,7 +143,7 @@ def _package(
     for xml in xmls:
         # Figures live beside the .nxml; do not hard-code the top folder's name (datasets.md §1.2).
         siblings = {p.name: p for p in extracted if p.parent == xml.parent}
-        yield from _article_xml(xml, siblings, used, display=f"{package.name}:{xml.name}", fallback_key=stem)
+        yield from _guarded_article(xml, siblings, used, display=f"{package.name}:{xml.name}", fallback_key=stem)
 
 
 def _article_xml(
@@ -132,14 +151,15 @@ def _article_xml(
 ) -> Iterator[FigureRecord | SourceProblem]:
     display = display or str(xml)
     try:
-        if xml.stat().st_size > MAX_XML_BYTES:
-            yield SourceProblem(display, "article XML is too large")
-            return
-        data = xml.read_bytes()
-        meta, figures = parse_jats(data, xml.name)
+        data = read_regular(xml, MAX_XML_BYTES)
+    except ValueError:
+        yield SourceProblem(display, "article XML is too large")
+        return
     except OSError as e:
         yield SourceProblem(display, f"cannot read: {e.strerror or e}")
         return
+    try:
+        meta, figures = parse_jats(data, xml.name)
     except ArticleParseError as e:
         yield SourceProblem(display, str(e))
         return
@@ -164,10 +184,8 @@ def _merge_cloud_metadata(meta: ArticleMeta, xml: Path, siblings: dict[str, Path
     if candidate is None:
         return meta
     try:
-        if candidate.stat().st_size > _MAX_METADATA_BYTES:
-            return meta
-        data = json.loads(candidate.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+        data = json.loads(read_regular(candidate, _MAX_METADATA_BYTES))
+    except (OSError, ValueError, RecursionError) as e:
         logger.info("ignoring unreadable metadata %s: %s", candidate, e)
         return meta
     if not isinstance(data, dict):

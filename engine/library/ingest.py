@@ -11,6 +11,7 @@ complete scan are swept at the end; a cancelled or failed scan sweeps nothing.
 from __future__ import annotations
 
 import logging
+import stat as stat_module
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -24,9 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.catalog import Collection, Figure, IngestProblem, Vector, blob_to_vector, bump_generation, vector_to_blob
 from engine.catalog.chunks import chunked
-from engine.fileio import file_sha256
+from engine.errors import StorageError
+from engine.fileio import NotRegularFileError, file_sha256, kind_of
 from engine.library.catalog_writes import FigureWriter, upsert_article
 from engine.library.prefetch import prefetch_map
+from engine.storage_errors import as_storage_error
+from engine.text import display_text, path_to_text
 from engine.types import Encoder, FigureRecord, IngestProgress, IngestReport, SourceProblem
 
 logger = logging.getLogger(__name__)
@@ -132,13 +136,15 @@ class _Examiner:
             return item
         path = Path(item.image_path)
         stat = path.stat()
+        if not stat_module.S_ISREG(stat.st_mode):  # never open a FIFO or a device: it could block forever
+            raise NotRegularFileError(f"{kind_of(stat.st_mode)}, not a regular file; skipped (never opened)")
         with self.job.sessions() as session:
             known = session.execute(
                 select(Figure.file_size, Figure.mtime_ns, Figure.image_path, Figure.content_sha256).where(
                     Figure.collection_id == self.job.collection_id, Figure.key == item.key
                 )
             ).first()
-            if known and (known[0], known[1], known[2]) == (stat.st_size, stat.st_mtime_ns, str(path)):
+            if known and (known[0], known[1], known[2]) == (stat.st_size, stat.st_mtime_ns, path_to_text(path)):
                 return _Examined(item, stat.st_size, stat.st_mtime_ns, known[3])
             sha = file_sha256(path)
             if session.get(Vector, sha) is not None:
@@ -205,7 +211,8 @@ def run_ingest(
         if isinstance(result, SourceProblem):
             pending_problems.append(result)
         elif isinstance(result, BaseException):
-            path = str(getattr(record, "image_path", record))
+            _raise_if_storage(result)
+            path = display_text(getattr(record, "image_path", record))
             pending_problems.append(SourceProblem(path, _describe(result)))
         else:
             batch.append(result)
@@ -264,28 +271,49 @@ def _all_records(job: IngestJob, failed: list[bool]) -> Iterator[FigureRecord | 
             yield SourceProblem(str(spec.path), "the folder or file is gone; its figures were kept")
             continue
         records = job.reader.iter_source(spec.path, spec.kind, work_dir=job.work_dir)
-        for item in _guarded(records, failed):
+        for item in _guarded(records, failed, spec.path):
             if spec.key_prefix and isinstance(item, FigureRecord):
                 item = replace(item, key=spec.key_prefix + item.key)
             yield item
 
 
 def _describe(error: BaseException) -> str:
+    if isinstance(error, NotRegularFileError):
+        return str(error)
     if isinstance(error, OSError):
         return f"cannot read file: {error.strerror or error}"
-    return str(error) or type(error).__name__
+    return display_text(str(error) or type(error).__name__)
+
+
+def _raise_if_storage(error: BaseException) -> None:
+    """A full disk or a read-only library fails every later item too: stop the run with a clear error instead."""
+    if isinstance(error, OSError) and error.filename:
+        return  # a file of the source could not be read: that item's problem only
+    storage = as_storage_error(error, "indexing")
+    if storage is not None:
+        raise storage from error
 
 
 def _guarded(
-    source: Iterable[FigureRecord | SourceProblem], failed: list[bool]
+    source: Iterable[FigureRecord | SourceProblem], failed: list[bool], where: Path
 ) -> Iterator[FigureRecord | SourceProblem]:
-    """A reader that breaks mid-way ends the scan with a reported problem (and no sweep), not a crash."""
+    """A reader that breaks mid-way ends the scan with a reported problem naming the source (and no sweep).
+
+    The readers report bad items themselves; reaching this means a bug or the environment (a full disk while
+    extracting a package stops the run: StorageError passes through).
+    """
     try:
         yield from source
+    except StorageError:
+        raise
     except Exception as e:
-        logger.exception("reading the source failed")
+        storage = as_storage_error(e, f"reading {display_text(where)}")
+        if storage is not None:  # a full disk while extracting, a failing drive: every later item would fail too
+            raise storage from e
+        logger.exception("reading %s failed", where)
         failed.append(True)
-        yield SourceProblem(str(getattr(e, "filename", "") or "source"), f"reading stopped: {e}")
+        filename = getattr(e, "filename", None)
+        yield SourceProblem(display_text(filename or where), f"reading stopped: {display_text(e)}")
 
 
 def _wait_while_paused(pause: Callable[[], bool] | None, cancel: Callable[[], bool]) -> bool:
@@ -308,16 +336,32 @@ def _encode(job: IngestJob, items: list[_Examined], problems: list[SourceProblem
     shas = list(unique)
     try:
         vectors = job.encoder.encode_preprocessed(stack_batch([unique[s].pixels for s in shas]))
-        return dict(zip(shas, np.asarray(vectors, dtype=np.float32), strict=True))
+        out = dict(zip(shas, np.asarray(vectors, dtype=np.float32), strict=True))
     except Exception:
         logger.warning("a batch failed to encode; retrying image by image", exc_info=True)
-    out = {}
-    for sha in shas:
-        try:
-            out[sha] = np.asarray(job.encoder.encode_preprocessed(stack_batch([unique[sha].pixels])))[0]
-        except Exception as e:
-            problems.append(SourceProblem(str(unique[sha].record.image_path), f"the model failed on it: {e}"))
-    return out
+        out = {}
+        for sha in shas:
+            try:
+                out[sha] = np.asarray(job.encoder.encode_preprocessed(stack_batch([unique[sha].pixels])))[0]
+            except Exception as e:
+                where = display_text(unique[sha].record.image_path)
+                problems.append(SourceProblem(where, f"the model failed on it: {e}"))
+    return _finite_only(out, unique, job.dim, problems)
+
+
+def _finite_only(
+    vectors: dict[str, np.ndarray], items: dict[str, _Examined], dim: int, problems: list[SourceProblem]
+) -> dict[str, np.ndarray]:
+    """A vector with NaN/inf (or the wrong size) would poison the index and every rebuild: report, never store."""
+    good = {}
+    for sha, vector in vectors.items():
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if vector.shape == (dim,) and np.isfinite(vector).all() and np.linalg.norm(vector) > 0:
+            good[sha] = vector
+        else:
+            where = display_text(items[sha].record.image_path)
+            problems.append(SourceProblem(where, "the model gave an invalid vector (NaN, infinite or zero); skipped"))
+    return good
 
 
 def _classify(job: IngestJob, fresh: dict[str, np.ndarray]) -> dict[str, tuple[str | None, float | None]]:
@@ -373,6 +417,7 @@ def _write_batch(
     result = BatchResult()
     counted_new: set[str] = set()
     with job.sessions.begin() as session:
+        # A vector another batch stored meanwhile (a duplicate examined before that batch committed) is reused.
         stored = set(session.scalars(select(Vector.content_sha256).where(Vector.content_sha256.in_(list(fresh)))))
         session.add_all(
             Vector(content_sha256=sha, data=vector_to_blob(vector))
@@ -389,7 +434,7 @@ def _write_batch(
                 item.record.key,
                 lambda sha=item.sha256: modality.get(sha) or _known_modality(session, sha),
                 article_id=upsert_article(session, item.record.article, article_cache),
-                image_path=str(item.record.image_path),
+                image_path=path_to_text(item.record.image_path),
                 file_size=item.size,
                 mtime_ns=item.mtime_ns,
                 content_sha256=item.sha256,
@@ -399,8 +444,8 @@ def _write_batch(
                 status="ok",
                 scan_mark=mark,
             )
-            if item.sha256 in fresh and item.sha256 not in counted_new:
-                counted_new.add(item.sha256)  # a duplicate later in the same batch counts as reused
+            if item.sha256 in fresh and item.sha256 not in counted_new and item.sha256 not in stored:
+                counted_new.add(item.sha256)  # a duplicate (in this batch or stored before) counts as reused
                 result.added += 1
             else:
                 result.reused += 1

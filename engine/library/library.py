@@ -11,6 +11,7 @@ import logging
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from engine.catalog import (
     Collection,
     CollectionSource,
     Figure,
+    QuarantinedVector,
     Vector,
     all_meta,
     blob_to_vector,
@@ -32,16 +34,22 @@ from engine.catalog import (
     session_factory,
     set_meta,
 )
-from engine.errors import LibraryError, LibraryModelMismatchError, UserInputError
+from engine.catalog.verified import remember_good
+from engine.errors import LibraryError, LibraryModelMismatchError, LibraryReadOnlyError, UserInputError
 from engine.library import queries
+from engine.library.index_cache import INDEX_FILE
 from engine.library.ingest import IngestJob, SourceSpec, collect_garbage, run_ingest
 from engine.library.live_index import LiveIndex
 from engine.library.lock import LibraryLock
+from engine.library.query_checks import checked_query
+from engine.library.upkeep import build_catalog_atomically, clear_leftovers, library_facts, remove_catalog_files
+from engine.library.vector_repair import ReencodeReport, reencode_quarantined
 from engine.paths import CATALOG_FILE, is_library
 from engine.prompt_vectors import CachedPromptEncoder
 from engine.search import Searcher, build_query_vector, keyword_text
 from engine.search.captions import captions_for_vector
 from engine.search.results import load_figures, to_result
+from engine.text import clean_text, path_from_text, path_to_text
 from engine.types import (
     CaptionMatch,
     CollectionInfo,
@@ -89,7 +97,7 @@ def _source_kind(path: Path, kind: str) -> str:
 
 
 def _find_collection(session, paths: list[Path], kinds: list[str]) -> Collection | None:
-    wanted = [(str(p), k) for p, k in zip(paths, kinds, strict=True)]
+    wanted = [(path_to_text(p), k) for p, k in zip(paths, kinds, strict=True)]
     candidates = session.scalars(
         select(Collection).where(Collection.source == wanted[0][0], Collection.kind == wanted[0][1])
     ).unique()
@@ -111,6 +119,22 @@ class _CatalogMeta:
             set_meta(session, key, value)
 
 
+def _write_new_catalog(catalog: Path, model: ModelSpec, model_id: str, dim: int) -> None:
+    engine = open_engine(catalog, create=True, verify=False)
+    try:
+        with session_factory(engine).begin() as session:
+            set_meta(session, "model_name", clean_text(model.name) or "")
+            set_meta(session, "model_weights", path_to_text(model.weights) if model.weights else "")
+            set_meta(session, "model_tokenizer", path_to_text(model.tokenizer) if model.tokenizer else "")
+            set_meta(session, "model_id", model_id)
+            set_meta(session, "dim", str(int(dim)))
+            set_meta(session, "generation", "0")
+            set_meta(session, "created", str(time.time()))
+            set_meta(session, "library_id", uuid.uuid4().hex)
+    finally:
+        engine.dispose()
+
+
 class Library:
     """Create with `Library.create`, open with `Library.open`; use as a context manager or call `close()`.
 
@@ -122,24 +146,37 @@ class Library:
         self.read_only = read_only
         self._lock = lock
         self._engine = open_engine(self.path / CATALOG_FILE, read_only=read_only, create=not read_only)
-        self._sessions = session_factory(self._engine)
+        try:
+            self._sessions = session_factory(self._engine)
+            self._open_parts(read_only)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def _open_parts(self, read_only: bool) -> None:
         with self._sessions() as session:
             meta = all_meta(session)
-        if "model_id" not in meta:
-            raise LibraryError(f"{self.path} has a catalog but no model recorded; it was never finished")
-        self.model_spec = ModelSpec(
-            name=meta.get("model_name", "pmc-clip"),
-            weights=meta.get("model_weights") or None,
-            tokenizer=meta.get("model_tokenizer") or None,
-        )
-        self.model_id: str = meta["model_id"]
-        self.dim: int = int(meta["dim"])
+            collection_ids = set(session.scalars(select(Collection.id)))
+        facts = library_facts(self.path, meta, has_content=lambda: bool(collection_ids))
+        if not read_only:
+            clear_leftovers(
+                self.path,
+                index_file=INDEX_FILE,
+                catalog_file=CATALOG_FILE,
+                media_dir=MEDIA_DIR,
+                collection_ids=collection_ids,
+            )
+        self.model_spec, self.model_id, self.dim = facts.spec, facts.model_id, facts.dim
         self.encoder: Encoder | None = None
         self._classifier: Any = None
         self._write_lock = threading.RLock()
         self._closed = False
         self._index = LiveIndex(
-            self.path, self._sessions, model_id=self.model_id, dim=self.dim, write_lock=self._write_lock,
+            self.path,
+            self._sessions,
+            model_id=self.model_id,
+            dim=self.dim,
+            write_lock=self._write_lock,
             read_only=read_only,
         )
         self.index_origin = self._index.origin  # "loaded", "caught up" or "rebuilt": how the index was obtained
@@ -157,22 +194,24 @@ class Library:
         lock = LibraryLock(path / LOCK_FILE)
         lock.acquire()
         try:
-            engine = open_engine(path / CATALOG_FILE, create=True)
-            try:
-                with session_factory(engine).begin() as session:
-                    set_meta(session, "model_name", model.name)
-                    set_meta(session, "model_weights", model.weights or "")
-                    set_meta(session, "model_tokenizer", model.tokenizer or "")
-                    set_meta(session, "model_id", model_id)
-                    set_meta(session, "dim", str(int(dim)))
-                    set_meta(session, "generation", "0")
-                    set_meta(session, "created", str(time.time()))
-            finally:
-                engine.dispose()
+            # Built under a temp name and renamed once the model is recorded: a kill leaves no half-library.
+            build_catalog_atomically(path / CATALOG_FILE, lambda tmp: _write_new_catalog(tmp, model, model_id, dim))
             return cls(path, read_only=False, lock=lock)
         except BaseException:
             lock.release()
             raise
+
+    @classmethod
+    def discard_unfinished(cls, path: str | Path) -> None:
+        """Delete the catalog of a library whose creation was interrupted (UnfinishedLibraryError), under its lock."""
+        path = Path(path)
+        lock = LibraryLock(path / LOCK_FILE)
+        lock.acquire()
+        try:
+            logger.warning("%s was never finished; creating it again", path)
+            remove_catalog_files(path / CATALOG_FILE)
+        finally:
+            lock.release()
 
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False) -> Library:
@@ -198,6 +237,8 @@ class Library:
             self._index.save()
         finally:
             self._engine.dispose()
+            if not self.read_only:
+                remember_good(self.path / CATALOG_FILE)  # as we leave it: the next open skips quick_check
             if self._lock:
                 self._lock.release()
 
@@ -237,7 +278,7 @@ class Library:
     # ------------------------------------------------------------------ collections
     def _writable(self) -> None:
         if self.read_only:
-            raise LibraryError("this library is open read-only")
+            raise LibraryReadOnlyError(f"the library at {self.path} is open read-only: it can be searched, not changed")
 
     def collections(self) -> list[CollectionInfo]:
         with self._sessions() as session:
@@ -256,10 +297,14 @@ class Library:
             if existing is None:
                 default_name = paths[0].name if len(paths) == 1 else f"{len(paths)} imports"
                 existing = Collection(
-                    name=name or default_name, kind=kinds[0], source=str(paths[0]), scan_mark=0, status="incomplete"
+                    name=clean_text(name or default_name),
+                    kind=kinds[0],
+                    source=path_to_text(paths[0]),
+                    scan_mark=0,
+                    status="incomplete",
                 )
                 existing.sources = [
-                    CollectionSource(position=i, kind=k, source=str(p))
+                    CollectionSource(position=i, kind=k, source=path_to_text(p))
                     for i, (p, k) in enumerate(zip(paths, kinds, strict=True))
                 ]
                 session.add(existing)
@@ -304,8 +349,9 @@ class Library:
             if collection is None:
                 raise UserInputError(f"there is no collection {collection_id}")
             sources = tuple(
-                SourceSpec(Path(s.source), s.kind, f"{s.position}:" if s.position else "") for s in collection.sources
-            )
+                SourceSpec(path_from_text(s.source), s.kind, f"{s.position}:" if s.position else "")
+                for s in collection.sources
+            ) or (SourceSpec(path_from_text(collection.source), collection.kind, ""),)  # no rows: its first source
             name = collection.name
         if not any(spec.path.exists() for spec in sources):
             raise UserInputError(f"the source of collection {name!r} is gone: {sources[0].path}")
@@ -329,6 +375,22 @@ class Library:
             self._index.save()  # also after a cancel or an error: what was committed is searchable
         return report
 
+    def reencode_quarantined(self) -> ReencodeReport:
+        """Encode again the images whose stored vectors were found unusable, and put them back in the index."""
+        self._writable()
+        from engine.imaging import open_image
+
+        report = reencode_quarantined(
+            self._sessions, self._require_encoder(), open_image, self._index.add, self._write_lock, self.dim
+        )
+        if report.reencoded:
+            self._index.save()
+        return report
+
+    def quarantined_count(self) -> int:
+        with self._sessions() as session:
+            return session.scalar(select(func.count()).select_from(QuarantinedVector)) or 0
+
     # ------------------------------------------------------------------ search
     def _query_vector(self, terms: tuple[QueryTerm, ...]) -> np.ndarray:
         """Encode text and image terms with the model; figure terms use their stored vectors (no re-encoding)."""
@@ -338,6 +400,7 @@ class Library:
         return build_query_vector(self.encoder, terms, open_image, stored)
 
     def search(self, query: SearchQuery) -> SearchPage:
+        query = checked_query(query)  # out-of-range numbers, NaN weights, undecodable text: UserInputError
         vector = self._query_vector(query.terms)
         return self._searcher.search(
             vector,

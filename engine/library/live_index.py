@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.catalog import get_meta
-from engine.index import VectorIndex
+from engine.catalog import get_meta, set_meta
+from engine.index.shared import SharedVectorIndex
 from engine.library import index_cache
 
 logger = logging.getLogger(__name__)
@@ -39,19 +40,31 @@ class LiveIndex:
         self._write_lock = write_lock
         self._read_only = read_only
         self._swap_lock = threading.Lock()
+        self._library_id = self._identity()
         generation = self._generation()
-        stamp = index_cache.stamp_for(model_id, dim, generation)
+        stamp = index_cache.stamp_for(model_id, dim, generation, self._library_id)
         index, self.origin = index_cache.load_or_rebuild(self._folder, sessions, stamp, save=not read_only)
-        self._index: VectorIndex = index
+        self._index: SharedVectorIndex = index
         self._tuned_size = len(index)  # a rebuilt index was tuned; a loaded one carries its tuned ef
         self._saved_generation = generation if self.origin == index_cache.LOADED or not read_only else None
         self._last_save = time.monotonic()
 
     def _generation(self) -> int:
         with self._sessions() as session:
-            return int(get_meta(session, "generation") or 0)
+            raw = get_meta(session, "generation") or "0"
+        return int(raw) if raw.isdigit() else 0  # a damaged counter: the index is rebuilt and stamped anew
 
-    def current(self) -> VectorIndex:
+    def _identity(self) -> str:
+        """The library's id, which the index stamp carries (libraries made before it existed get one now)."""
+        with self._sessions() as session:
+            found = get_meta(session, "library_id")
+        if found or self._read_only:
+            return found or ""
+        with self._write_lock, self._sessions.begin() as session:
+            set_meta(session, "library_id", uuid.uuid4().hex)
+            return get_meta(session, "library_id") or ""
+
+    def current(self) -> SharedVectorIndex:
         with self._swap_lock:
             return self._index
 
@@ -60,7 +73,7 @@ class LiveIndex:
 
     # ------------------------------------------------------------------ IndexWriter (what an ingest calls)
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        self.current().add(ids, vectors)
+        index_cache.add_grouped(self.current(), self._sessions, ids, vectors)
         if time.monotonic() - self._last_save > SAVE_INTERVAL_S:
             self.save()
 
@@ -76,7 +89,7 @@ class LiveIndex:
             generation = self._generation()
             if generation == self._saved_generation:
                 return
-            stamp = index_cache.stamp_for(self._model_id, self._dim, generation)
+            stamp = index_cache.stamp_for(self._model_id, self._dim, generation, self._library_id)
             self.current().save(self._folder / index_cache.INDEX_FILE, stamp)
             self._saved_generation = generation
             self._last_save = time.monotonic()

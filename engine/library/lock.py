@@ -8,11 +8,12 @@ whose pid is no longer running is stale and taken over.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 from pathlib import Path
 
-from engine.errors import LibraryLockedError
+from engine.errors import LibraryError, LibraryLockedError, LibraryReadOnlyError, UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class LibraryLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
         try:
             if fcntl is not None:
                 try:
@@ -72,6 +73,27 @@ class LibraryLock:
             os.close(fd)
             raise
         self._fd = fd
+
+    def _open(self) -> int:
+        if self.path.is_dir() and not self.path.is_symlink():
+            # Not ours to keep: an empty folder in the lock's place (a copy tool, a mistake) is removed; a folder
+            # with something in it is the user's, so we say what to do rather than delete it.
+            try:
+                self.path.rmdir()
+                logger.warning("removed an empty folder standing where the lock file %s belongs", self.path)
+            except OSError:
+                raise LockFileBlockedError(
+                    f"{self.path} is a folder, where the library keeps its lock file; move it away and try again"
+                ) from None
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise LibraryReadOnlyError(
+                    f"the library at {self.path.parent} is in a read-only folder: it can be searched "
+                    "(pmc-search query, or the app opens it read-only) but not changed"
+                ) from e
+            raise
 
     def _message(self, holder: int | None) -> str:
         who = f"process {holder}" if holder else "another process"
@@ -94,3 +116,7 @@ class LibraryLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+
+class LockFileBlockedError(LibraryError, UserInputError):
+    """Something that is not a lock file stands where the lock file belongs."""

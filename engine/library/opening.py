@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.errors import LibraryModelMismatchError
+from engine.errors import LibraryModelMismatchError, UnfinishedLibraryError
 from engine.library.library import Library, is_library
 from engine.types import Encoder, ModelSpec
 
@@ -49,8 +49,8 @@ def open_or_create(
     """
     encoder_factory = encoder_factory or create_model_encoder
     path = Path(path)
-    if is_library(path):
-        library = Library.open(path, read_only=read_only)
+    library = _open_existing(path, read_only)
+    if library is not None:
         try:
             if require_model and require_model != library.model_spec.name:
                 raise LibraryModelMismatchError(
@@ -58,6 +58,8 @@ def open_or_create(
                     "use another library folder for another model"
                 )
             library.attach_encoder(encoder_factory(library.model_spec, device, offline, progress))
+            if not read_only and library.quarantined_count():
+                library.reencode_quarantined()  # damaged stored vectors: encode those images again
         except BaseException:
             library.close()
             raise
@@ -66,3 +68,17 @@ def open_or_create(
     library = Library.create(path, spec, model_id=encoder.model_id, dim=encoder.dim)
     library.attach_encoder(encoder)
     return library
+
+
+def _open_existing(path: Path, read_only: bool) -> Library | None:
+    """The library at `path`; None when there is none, or when its creation was interrupted and it may be created
+    again (a reading caller gets UnfinishedLibraryError, which says how to finish it)."""
+    if not is_library(path):
+        return None
+    try:
+        return Library.open(path, read_only=read_only)
+    except UnfinishedLibraryError:
+        if read_only:
+            raise
+    Library.discard_unfinished(path)
+    return None

@@ -103,9 +103,11 @@ def _create_pmc_clip(entry: ModelEntry, weights, tokenizer, offline: bool, progr
     )
 
 
-def _create_local_dir(entry: ModelEntry, tokenizer) -> LoadedModel:
+def _create_local_dir(entry: ModelEntry, tokenizer, weights=None) -> LoadedModel:
     assert entry.path is not None
     model, model_tokenizer, preprocess = load_model_dir(entry.path, for_inference=True)
+    if weights is not None:  # replaces the folder's own weights, strictly: a wrong shape is refused, never ignored
+        load_pmc_clip_weights(model, Path(weights).expanduser())
     if tokenizer is not None:
         model_tokenizer = load_tokenizer(tokenizer)
     return LoadedModel(
@@ -142,7 +144,7 @@ def create_model(
             dim=parts.dim,
         )
     if entry.kind == KIND_LOCAL_DIR:
-        return _create_local_dir(entry, tokenizer)
+        return _create_local_dir(entry, tokenizer, weights)
     if weights is not None and is_model_dir(weights):
         # A model folder passed as --weights for a PMC-CLIP name: its own config wins (it knows its heads etc.).
         return _create_local_dir(resolve(f"{LOCAL_DIR_PREFIX}{weights}"), tokenizer)

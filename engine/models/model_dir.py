@@ -19,11 +19,13 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from engine.errors import ConfigError, WeightsError
 from engine.models.checkpoint import load_full_state_dict
+from engine.models.config_checks import check_model_config, check_preprocess
 from engine.models.pmc_clip import PMCClip, PMCClipConfig
+from engine.models.safe_load import load_weights_file
 from engine.models.tokenizer import load_tokenizer
 from engine.models.transforms import PreprocessConfig
 
@@ -44,7 +46,7 @@ def is_model_dir(path: str | Path) -> bool:
         return False
     try:
         return json.loads(config.read_text(encoding="utf-8")).get("format") == FORMAT_NAME
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return False
 
 
@@ -102,6 +104,12 @@ def _replace_dir(staging: Path, out_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _state_dict(loaded, weights: Path) -> dict:
+    if not isinstance(loaded, dict):
+        raise WeightsError(f"{weights} does not hold a state dict")
+    return loaded
+
+
 def read_model_dir_config(path: str | Path) -> dict:
     path = Path(path).expanduser()
     config_path = path / CONFIG_FILE
@@ -109,8 +117,10 @@ def read_model_dir_config(path: str | Path) -> dict:
         raise WeightsError(f"{path} is not a model folder: {CONFIG_FILE} is missing")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise WeightsError(f"{config_path} is not valid JSON: {e}") from e
+    if not isinstance(config, dict):
+        raise WeightsError(f"{config_path} is not a JSON object")
     if config.get("format") != FORMAT_NAME:
         raise WeightsError(f"{config_path} is not a {FORMAT_NAME} config (format={config.get('format')!r})")
     if config.get("version") != FORMAT_VERSION:
@@ -131,14 +141,17 @@ def load_model_dir(path: str | Path, *, for_inference: bool = False):
     try:
         model_config = PMCClipConfig.from_dict(config["model_config"])
         preprocess = PreprocessConfig.from_dict(config.get("preprocess", {}))
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise WeightsError(f"{path / CONFIG_FILE} has an invalid model or preprocess config: {e}") from e
+    check_model_config(model_config, str(path / CONFIG_FILE))  # before anything is allocated
+    check_preprocess(preprocess, str(path / CONFIG_FILE))
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
         raise WeightsError(f"{path} is missing {WEIGHTS_FILE}")
     if for_inference:
         model_config = replace(model_config, mlm=False, fusion_layers=0)
     model = PMCClip(model_config)
-    load_full_state_dict(model, load_file(str(weights)), str(weights))
+    # Through the safe loader: a pickle renamed .safetensors is a WeightsError naming the file, not a raw error.
+    load_full_state_dict(model, _state_dict(load_weights_file(weights), weights), str(weights))
     tokenizer = load_tokenizer(path / TOKENIZER_DIR)
     return model.eval(), tokenizer, preprocess

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import DownloadError, ModelNotFoundError, OfflineError, WeightsError
+from engine.errors import DownloadError, ModelNotFoundError, OfflineError, UnsafeFileError, WeightsError
 from engine.models.registry import HF_HUB_PREFIX, ModelEntry
+from engine.models.safe_load import check_pickle_file
 from engine.models.transforms import PreprocessConfig
 from engine.paths import cache_dir
 
@@ -84,6 +86,11 @@ def _embed_dim(model) -> int:
     return int(getattr(model.visual, "output_dim", 0) or model.embed_dim)
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
 def _download_failure(name: str, offline: bool, error: Exception) -> Exception:
     if offline:
         return OfflineError(
@@ -102,6 +109,8 @@ def create_open_clip(entry: ModelEntry, weights: str | Path | None = None, *, of
     pretrained: str | None = str(Path(weights).expanduser()) if weights else entry.open_clip_pretrained
     if weights and not Path(pretrained).is_file():
         raise WeightsError(f"weights file not found: {pretrained}")
+    if weights and not pretrained.lower().endswith(".safetensors"):
+        check_pickle_file(Path(pretrained))  # refused here, by name, before torch.load ever sees it
     try:
         with _hub_offline(offline):
             model, _, transform = open_clip.create_model_and_transforms(
@@ -110,6 +119,9 @@ def create_open_clip(entry: ModelEntry, weights: str | Path | None = None, *, of
             tokenizer = open_clip.get_tokenizer(name, cache_dir=str(open_clip_cache_dir()))
     except (ModelNotFoundError, WeightsError):
         raise
+    except pickle.UnpicklingError as e:  # torch's refusal; its advice (weights_only=False) would be unsafe
+        why = _first_line(e)
+        raise UnsafeFileError(f"refusing to load {pretrained}: it is not a plain weights file ({why})") from e
     except RuntimeError as e:
         message = str(e)
         if "is not a known tag" in message:

@@ -15,6 +15,7 @@ import logging
 import pickle
 import pickletools
 import re
+import struct
 import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -133,13 +134,19 @@ def _looks_like_safetensors(path: Path) -> bool:
     return head[8:9] == b"{" and 2 <= header_len <= path.stat().st_size - 8
 
 
-def _load_torch_pickle(path: Path) -> dict[str, torch.Tensor] | torch.Tensor:
-    is_zip = zipfile.is_zipfile(path)
-    if is_zip:
+def check_pickle_file(path: Path) -> None:
+    """Refuse (UnsafeFileError) a pickle-based weights file that references code or is a zip bomb, without
+    unpickling it: for loaders we do not control (open_clip), before they see the file."""
+    path = Path(path)
+    if zipfile.is_zipfile(path):
         _check_zip_container(path)
     unsafe = _unsafe_globals(referenced_globals(path))
     if unsafe:
         raise UnsafeFileError(_unsafe_message(path, unsafe))
+
+
+def _load_torch_pickle(path: Path) -> dict[str, torch.Tensor] | torch.Tensor:
+    check_pickle_file(path)
     try:
         with _ALLOW_LIST_LOCK, torch.serialization.safe_globals(_allowed_numpy_globals()):
             loaded = torch.load(path, map_location="cpu", weights_only=True)
@@ -152,7 +159,9 @@ def _load_torch_pickle(path: Path) -> dict[str, torch.Tensor] | torch.Tensor:
         raise WeightsError(
             f"{path} is not a readable PyTorch weights file (corrupt, truncated or unsupported): {_first_line(e)}"
         ) from e
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, IndexError, KeyError, TypeError,
+            AttributeError, MemoryError, RecursionError, struct.error) as e:
+        # A file that is not a checkpoint at all (a text file, random bytes) can trip the unpickler anywhere.
         raise WeightsError(
             f"{path} is not a readable PyTorch weights file (corrupt or truncated?): {_first_line(e)}"
         ) from e

@@ -13,12 +13,16 @@ from typing import Any
 import numpy as np
 
 from engine.errors import LibraryError, UserInputError
+from engine.fileio import special_file_kind
 from engine.types import Encoder, QueryTerm
 
 
 def _as_image(value: Any, open_image: Callable[[Path], Any]) -> Any:
     if isinstance(value, str | Path):
         path = Path(value)
+        kind = special_file_kind(path)
+        if kind is not None:
+            raise UserInputError(f"query image {path} is {kind}, not an image file")
         if not path.is_file():
             raise UserInputError(f"query image {path} does not exist")
         return open_image(path)

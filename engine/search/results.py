@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.catalog import Article, Figure
 from engine.catalog.chunks import chunked
+from engine.text import path_from_text
 from engine.types import ArticleMeta, SearchResult, WhyMatched
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def to_result(figure: Figure, score: float, why: WhyMatched) -> SearchResult:
     return SearchResult(
         figure_id=figure.id,
         score=float(score),
-        image_path=Path(figure.image_path),
+        image_path=path_from_text(figure.image_path),  # a non-UTF-8 file name is stored as its bytes
         caption=figure.caption,
         label=figure.label,
         collection=figure.collection.name,
