@@ -107,7 +107,8 @@ def test_closing_waits_for_indexing_and_saving_in_a_worker_never_on_the_gui_thre
     source = tmp_path / "more"
     make_figures(source, 10)
     window.add_sources([source], "folder")
-    qtbot.waitUntil(lambda: window.controller.ingest_running, timeout=3000)
+    # Mid-ingest: the library's ingest has begun (the worker starts it a step after `ingest_running`).
+    qtbot.waitUntil(lambda: window.controller.ingest_running and bool(library.ingest_calls), timeout=3000)
     with EventLoopProbe(interval_ms=20) as probe:
         window.close()
         qtbot.waitUntil(lambda: window.shut_down, timeout=10_000)
