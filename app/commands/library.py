@@ -16,9 +16,20 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.match_text import modality_text, score_badge, unknown_words_text, why_text
 from engine import paths
 from engine.errors import UserInputError
-from engine.types import IngestReport, ModelSpec, QueryTerm, SearchFilters, SearchQuery, SearchResult, SortOrder
+from engine.types import (
+    IngestReport,
+    ModelSpec,
+    QueryTerm,
+    ScoreScale,
+    SearchFilters,
+    SearchPage,
+    SearchQuery,
+    SearchResult,
+    SortOrder,
+)
 
 if TYPE_CHECKING:
     from engine.library import FigureLibrary
@@ -108,15 +119,18 @@ def _filters(args, library: FigureLibrary) -> SearchFilters:
 
 def result_to_json(result: SearchResult, rank: int) -> dict:
     article = result.article
+    why = result.why
     return {
         "rank": rank,
         "id": result.figure_id,
         "score": round(result.score, 6),
-        "similarity": round(result.why.similarity, 6),
+        "match": result.match.value,
+        "similarity": round(why.similarity, 6),
         "path": str(result.image_path),
         "caption": result.caption,
         "label": result.label,
         "collection": result.collection,
+        "collections": list(result.collections),
         "modality": result.modality,
         "modality_confidence": result.modality_confidence,
         "article": None
@@ -132,19 +146,34 @@ def result_to_json(result: SearchResult, rank: int) -> dict:
             "license_url": article.license_url,
         },
         "why": {
-            "similarity": round(result.why.similarity, 6),
-            "matched_terms": list(result.why.matched_terms),
-            "vector_rank": result.why.vector_rank,
-            "keyword_rank": result.why.keyword_rank,
+            "similarity": round(why.similarity, 6),
+            "background": None if why.background is None else round(why.background, 6),
+            "vector_score": None if why.vector_score is None else round(why.vector_score, 6),
+            "keyword_bonus": round(why.keyword_bonus, 6),
+            "matched_terms": list(why.matched_terms),
+            "vector_rank": why.vector_rank,
+            "keyword_rank": why.keyword_rank,
         },
     }
 
 
-def run_query(args) -> int:
-    from engine.library import is_library, open_or_create
+def verdict_to_json(page: SearchPage) -> dict:
+    """The first line of `query --json`: the answer to "did anything match?" (README: What the numbers mean)."""
+    verdict = page.verdict
+    return {
+        "verdict": verdict.level.value,
+        "scale": verdict.scale.value,
+        "best_score": None if verdict.best_score is None else round(verdict.best_score, 6),
+        "message": verdict.message,
+        "unknown_words": list(verdict.unknown_words),
+        "ignored_words": list(verdict.ignored_words),
+        "total": page.total_candidates,
+    }
 
+
+def _query_terms(args) -> list[QueryTerm]:
     terms = []
-    if args.text:
+    if args.text is not None:  # an empty text is a query too: it is answered "no match", not refused
         terms.append(QueryTerm(text=args.text))
     if args.image:
         terms.append(QueryTerm(image=Path(args.image)))
@@ -152,6 +181,13 @@ def run_query(args) -> int:
     terms += [QueryTerm(text=t, weight=-args.term_weight) for t in args.minus or ()]
     if not terms:
         raise UserInputError("give query text or --image FILE")
+    return terms
+
+
+def run_query(args) -> int:
+    from engine.library import is_library, open_or_create
+
+    terms = _query_terms(args)
     folder = _library_dir(args)
     if not is_library(folder):
         raise UserInputError(f"there is no library at {folder}; build one with `pmc-search index FOLDER`")
@@ -166,30 +202,35 @@ def run_query(args) -> int:
             hybrid=not args.no_keywords,
         )
         page = library.search(query)
-    for rank, result in enumerate(page.results, start=args.offset + 1):
-        if args.json:
+    if args.json:
+        print(json.dumps(verdict_to_json(page), ensure_ascii=False))
+        for rank, result in enumerate(page.results, start=args.offset + 1):
             print(json.dumps(result_to_json(result, rank), ensure_ascii=False))
-        else:
-            _print_result(rank, result)
-    if not args.json:
-        print(f"{len(page.results)} of {page.total_candidates} shown ({page.elapsed_ms:.0f} ms)", file=sys.stderr)
+        return 0
+    print(page.verdict.message)
+    if page.verdict.unknown_words:
+        print(unknown_words_text(page.verdict))
+    for rank, result in enumerate(page.results, start=args.offset + 1):
+        _print_result(rank, result, page.verdict.scale)
+    print(f"{len(page.results)} of {page.total_candidates} shown ({page.elapsed_ms:.0f} ms)", file=sys.stderr)
     return 0
 
 
-def _print_result(rank: int, result: SearchResult) -> None:
+def _print_result(rank: int, result: SearchResult, scale: ScoreScale) -> None:
     caption = (result.caption or "").replace("\n", " ")
     caption = caption if len(caption) <= 160 else caption[:157] + "…"
     article = result.article
     source = ""
     if article is not None:
         source = " · ".join(str(x) for x in (article.pmcid, article.journal, article.year) if x)
-    why = f"similarity {result.why.similarity:.3f}"
-    if result.why.matched_terms:
-        why += f", caption matches {', '.join(result.why.matched_terms)}"
-    print(f"{rank:>3}. [{result.figure_id}] {result.image_path}")
+    modality = modality_text(result)
+    print(f"{rank:>3}. [{result.figure_id}] {score_badge(result, scale)} · {result.image_path}")
     if caption:
         print(f"     {caption}")
-    print(f"     {why}" + (f" · {source}" if source else "") + (f" · {result.modality}" if result.modality else ""))
+    details = [why_text(result, scale), source, modality]
+    print("     " + " · ".join(d for d in details if d))
+    if len(result.collections) > 1:
+        print(f"     in collections: {', '.join(result.collections)}")
 
 
 # ------------------------------------------------------------------------------------------------ info
@@ -280,14 +321,21 @@ def register(subparsers) -> None:
     query.add_argument("--term-weight", type=float, default=0.5, help="weight of --plus/--minus terms (0.5)")
     query.add_argument("-k", type=int, default=10, help="number of results (10)")
     query.add_argument("--offset", type=int, default=0, help="skip this many results (paging)")
-    query.add_argument("--json", action="store_true", help="one JSON object per result, one per line")
+    query.add_argument(
+        "--json", action="store_true", help="a first line with the verdict, then one JSON object per result per line"
+    )
     query.add_argument("--year-min", type=int)
     query.add_argument("--year-max", type=int)
     query.add_argument("--journal", action="append", help="only this journal (repeatable)")
     query.add_argument("--modality", action="append", help="only this modality label, e.g. ct, mri (repeatable)")
     query.add_argument("--collection", action="append", help="only this collection, by id or name (repeatable)")
     query.add_argument("--pmcid", action="append", help="only figures of this article (repeatable)")
-    query.add_argument("--min-score", type=float, help="drop results whose similarity is below this")
+    query.add_argument(
+        "--min-score",
+        type=float,
+        help="keep only results scoring at least this on the shown scale (match strength for text, e.g. 3; "
+        "closeness 0-100 for images); by default strong and weak matches, or the 3 closest when none stands out",
+    )
     query.add_argument("--sort", default=SortOrder.RELEVANCE.value, choices=[s.value for s in SortOrder])
     query.add_argument("--no-keywords", action="store_true", help="rank by image similarity only (no caption match)")
     query.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

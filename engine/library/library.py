@@ -36,9 +36,14 @@ from engine.library import queries
 from engine.library.ingest import IngestJob, collect_garbage, run_ingest
 from engine.library.live_index import LiveIndex
 from engine.library.lock import LibraryLock
+from engine.library.query_plan import QueryContext, is_blank, plan
+from engine.library.relabel import relabel_if_stale
 from engine.prompt_vectors import CachedPromptEncoder
-from engine.search import Searcher, build_query_vector, keyword_text
+from engine.search import Searcher, build_query_vector
+from engine.search.background import NULL_PROMPTS
 from engine.search.captions import captions_for_vector
+from engine.search.verdict import TEXT_SCALE, QueryFacts, verdict
+from engine.search.vocabulary import text_is_readable
 from engine.types import (
     CaptionMatch,
     CollectionInfo,
@@ -107,6 +112,7 @@ class Library:
         self.dim: int = int(meta["dim"])
         self.encoder: Encoder | None = None
         self._classifier: Any = None
+        self._nulls: np.ndarray | None = None
         self._write_lock = threading.RLock()
         self._closed = False
         self._index = LiveIndex(
@@ -188,6 +194,9 @@ class Library:
             )
         self.encoder = encoder
         self._classifier = None
+        self._nulls = None
+        if not self.read_only:
+            relabel_if_stale(self._sessions, self._write_lock, self.modality_classifier(), self.dim)
 
     def _require_encoder(self) -> Encoder:
         if self.encoder is None:
@@ -199,10 +208,14 @@ class Library:
         if self._classifier is None:
             from engine.modality import ModalityClassifier
 
-            encode = CachedPromptEncoder(
-                self._require_encoder().encode_texts, _CatalogMeta(self), self.dim, writable=not self.read_only
+            encoder = self._require_encoder()
+            store = _CatalogMeta(self)
+            encode = CachedPromptEncoder(encoder.encode_texts, store, self.dim, writable=not self.read_only)
+            self._classifier = ModalityClassifier(
+                encode,
+                logit_scale=getattr(encoder, "logit_scale", None),  # the model's learned temperature, when it has one
+                readable=lambda prompt: text_is_readable(encoder, prompt),
             )
-            self._classifier = ModalityClassifier(encode)
         return self._classifier
 
     # ------------------------------------------------------------------ collections
@@ -297,26 +310,31 @@ class Library:
         return report
 
     # ------------------------------------------------------------------ search
-    def _query_vector(self, terms: tuple[QueryTerm, ...]) -> np.ndarray:
-        """Encode text and image terms with the model; figure terms use their stored vectors (no re-encoding)."""
+    def _query_context(self) -> QueryContext:
         from engine.imaging import open_image
 
-        stored = {t.figure_id: self.stored_vector(t.figure_id) for t in terms if t.figure_id is not None}
-        return build_query_vector(self.encoder, terms, open_image, stored)
+        return QueryContext(
+            sessions=self._sessions,
+            encoder=self.encoder,
+            stored_vector=self.stored_vector,
+            null_vectors=self._null_vectors,
+            open_image=open_image,
+        )
+
+    def _null_vectors(self) -> np.ndarray:
+        """The null prompts' vectors (engine.search.background), encoded once per library and kept in its catalog."""
+        if self._nulls is None:
+            encode = CachedPromptEncoder(
+                self._require_encoder().encode_texts, _CatalogMeta(self), self.dim, writable=not self.read_only
+            )
+            self._nulls = encode(list(NULL_PROMPTS))
+        return self._nulls
 
     def search(self, query: SearchQuery) -> SearchPage:
-        vector = self._query_vector(query.terms)
-        return self._searcher.search(
-            vector,
-            keywords=keyword_text(query.terms),
-            filters=query.filters,
-            min_score=query.min_score,
-            sort=query.sort,
-            offset=query.offset,
-            limit=query.limit,
-            hybrid=query.hybrid,
-            exclude=tuple(t.figure_id for t in query.terms if t.figure_id is not None and t.weight > 0),
-        )
+        if is_blank(query.terms):
+            empty = verdict(TEXT_SCALE, None, 0, QueryFacts())
+            return SearchPage(results=(), total_candidates=0, offset=query.offset, elapsed_ms=0.0, verdict=empty)
+        return self._searcher.search(plan(self._query_context(), query))
 
     def stored_vector(self, figure_id: int) -> np.ndarray:
         with self._sessions() as session:
@@ -330,18 +348,23 @@ class Library:
         return blob_to_vector(blob, self.dim)
 
     def similar_to(self, figure_id: int, *, limit: int = 50, filters: SearchFilters | None = None) -> SearchPage:
-        """Figures that look like a figure already in the library (itself left out), from its stored vector."""
+        """Figures that look like a figure already in the library (it and its copies left out), from its stored
+        vector."""
         query = SearchQuery(
             terms=(QueryTerm(figure_id=figure_id),), filters=filters or SearchFilters(), limit=limit, hybrid=False
         )
         return self.search(query)
 
     def captions_for_image(self, image: Any, *, limit: int = 10) -> list[CaptionMatch]:
-        """Captions in the library that describe something like the image (see engine.search.captions)."""
+        """Captions in the library that describe something like the image — a PIL image, an image file, or the id of
+        a figure in the library (see engine.search.captions)."""
         encoder = self._require_encoder()
         term = QueryTerm(figure_id=image) if isinstance(image, int) else QueryTerm(image=image)
-        vector = self._query_vector((term,))
-        return captions_for_vector(self._sessions, self._searcher, encoder, vector, limit=limit)
+        context = self._query_context()
+        stored = {image: self.stored_vector(image)} if isinstance(image, int) else {}
+        vector = build_query_vector(encoder, (term,), context.open_image, stored)
+        background = self._searcher.text_background(self._null_vectors())
+        return captions_for_vector(self._sessions, self._searcher, encoder, vector, background, limit=limit)
 
     def figure(self, figure_id: int) -> SearchResult:
         result = self._searcher.figure(figure_id)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine.catalog import Article, Figure
 from engine.catalog.chunks import chunked
-from engine.types import ArticleMeta, SearchResult, WhyMatched
+from engine.types import ArticleMeta, MatchLevel, SearchResult, WhyMatched
 
 
 def article_meta(article: Article | None) -> ArticleMeta | None:
@@ -35,7 +35,9 @@ def load_figures(session: Session, ids: list[int]) -> dict[int, Figure]:
     return found
 
 
-def to_result(figure: Figure, score: float, why: WhyMatched) -> SearchResult:
+def to_result(
+    figure: Figure, score: float, why: WhyMatched, match: MatchLevel, collections: tuple[str, ...]
+) -> SearchResult:
     return SearchResult(
         figure_id=figure.id,
         score=float(score),
@@ -47,4 +49,6 @@ def to_result(figure: Figure, score: float, why: WhyMatched) -> SearchResult:
         modality_confidence=figure.modality_confidence,
         article=article_meta(figure.article),
         why=why,
+        match=match,
+        collections=collections or (figure.collection.name,),
     )
