@@ -24,6 +24,12 @@ class QueryImage:
     image: Any = None  # PIL.Image.Image when there is no file
     figure_id: int | None = None  # a figure of the open library ("Find similar"): its stored vector is used
 
+    def describe_target(self) -> Any:
+        """What the Describe view asks about: the library figure, else the file, else the image itself."""
+        if self.figure_id is not None:
+            return self.figure_id
+        return self.path if self.path is not None else self.image
+
     def to_term(self) -> QueryTerm:
         if self.figure_id is not None:
             return QueryTerm(figure_id=self.figure_id)

@@ -29,8 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import QueryImage, SearchState
+from app.match_text import unknown_words_text
 from app.settings import AppSettings, save_settings
 from app.ui.app_controller import AppController
+from app.ui.describe_view import DescribeDialog
 from app.ui.detail_pane import DetailPaneWidget
 from app.ui.filters_panel import FiltersWidget
 from app.ui.image_drop import ImageDropMixin
@@ -38,10 +40,12 @@ from app.ui.library_panel import LibraryPanelWidget
 from app.ui.model_download import ModelDownloadDialog, offline_message
 from app.ui.notice import NoticeBanner
 from app.ui.results_model import RESULT_ROLE, ResultsListModel, display_label
+from app.ui.results_page import ResultsPageWidget
 from app.ui.results_view import ResultsGridView
 from app.ui.search_bar import SearchBarWidget
 from app.ui.thumbnails import ThumbnailCache
 from app.ui.window_actions import WindowActions, needs_reopen
+from engine.types import ScoreScale
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +75,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.last_page = None
         self._demo_available = demo_available
         self._download_dialog: ModelDownloadDialog | None = None
+        self.describe_dialog: DescribeDialog | None = None
         self._closing = False
         self.actions = WindowActions(self)
 
@@ -108,6 +113,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.grid.setModel(self.results_model)
         self.grid.open_requested.connect(self.open_detail)
         self.grid.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.results_page = ResultsPageWidget(self.grid)
 
     def _build_pages(self) -> None:
         self.empty_state = QLabel(
@@ -131,7 +137,7 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
         self.pages.addWidget(self.message)
-        self.pages.addWidget(self.grid)
+        self.pages.addWidget(self.results_page)
         self.notice = NoticeBanner()
 
     def _empty_page(self) -> QWidget:
@@ -224,6 +230,10 @@ class MainWindow(ImageDropMixin, QMainWindow):
         self.import_pmc_folder_action.triggered.connect(self._import_pmc_folder)
         self.settings_action.triggered.connect(self.actions.open_settings)
         self.detail.find_similar_requested.connect(self.find_similar)
+        self.detail.describe_requested.connect(lambda r: self.describe(r.figure_id, display_label(r)))
+        self.search_bar.describe_requested.connect(lambda image: self.describe(image.describe_target(), image.label))
+        c.captions_ready.connect(self._on_captions)
+        c.figure_ready.connect(lambda result: self._show_detail(result, scale=None))
         self.detail.copy_image_requested.connect(self.actions.copy_figure)
         self.detail.export_requested.connect(self.actions.export_citation)
         self.detail.close_requested.connect(self.detail.hide)
@@ -262,6 +272,8 @@ class MainWindow(ImageDropMixin, QMainWindow):
 
     # ---------------------------------------------------------------------------------------- query
     def update_query(self) -> None:
+        # The minimum score is read on the scale these results will be shown on: closeness with an image.
+        self.filters.set_scale(ScoreScale.CLOSENESS if self.search_bar.image is not None else ScoreScale.STRENGTH)
         state = SearchState(
             text=self.search_bar.text,
             image=self.search_bar.image,
@@ -299,9 +311,13 @@ class MainWindow(ImageDropMixin, QMainWindow):
     def _on_results(self, request_id: int, page) -> None:
         if page is None:
             self.results_model.set_results([])
+            self.search_bar.set_unknown_words("")
             self.show_library_state()
             return
-        self.results_model.set_results(page.results)
+        verdict = page.verdict
+        self.results_model.set_results(page.results, verdict.scale)
+        self.results_page.show_verdict(verdict)
+        self.search_bar.set_unknown_words(unknown_words_text(verdict))
         n = len(page.results)
         capped = " (the best matches; refine the query to see others)" if n >= self.controller.state.limit else ""
         self.statusBar().showMessage(f"{n:,} figure(s) in {page.elapsed_ms:.0f} ms{capped}", 8000)
@@ -310,8 +326,8 @@ class MainWindow(ImageDropMixin, QMainWindow):
             self.grid.setCurrentIndex(self.results_model.index(0))
         else:
             self.message.setText(
-                "<h2>No figures match</h2><p>Try other words, lower the minimum similarity, "
-                "or clear the filters on the left.</p>"
+                f"<h2>No figures match</h2><p>{html.escape(verdict.message)}</p><p>Try other words, lower the "
+                "minimum score, or clear the filters on the left.</p>"
             )
             self._set_page(PAGE_MESSAGE)
 
@@ -340,7 +356,11 @@ class MainWindow(ImageDropMixin, QMainWindow):
         result = index.data(RESULT_ROLE) if index.isValid() else None
         if result is None:
             return
-        self.detail.show_result(result, self.search_bar.text)
+        self._show_detail(result, scale=self.results_model.scale)
+
+    def _show_detail(self, result, *, scale: ScoreScale | None) -> None:
+        """Show a figure in the detail pane (`scale`: it is one of the results, shown on that scale)."""
+        self.detail.show_result(result, self.search_bar.text, scale)
         if not self.detail.isVisible():
             self.detail.show()
             total = sum(self.splitter.sizes())
@@ -349,6 +369,20 @@ class MainWindow(ImageDropMixin, QMainWindow):
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if self.detail.isVisible() and current.isValid():
             self.open_detail(current)
+
+    def describe(self, image, label: str) -> None:
+        """Open the Describe view for a figure id, an image file or a pasted image; the captions come later."""
+        if self.describe_dialog is None:
+            self.describe_dialog = DescribeDialog(self.thumbnails, self)
+            self.describe_dialog.figure_requested.connect(self.controller.fetch_figure)
+        self.describe_dialog.show_loading(html.escape(label))
+        self.describe_dialog.show()
+        self.describe_dialog.raise_()
+        self.controller.describe(image, label)
+
+    def _on_captions(self, label: str, matches) -> None:
+        if self.describe_dialog is not None:
+            self.describe_dialog.show_matches(html.escape(label), matches)
 
     def current_result(self):
         index = self.grid.currentIndex()
