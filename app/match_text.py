@@ -27,12 +27,12 @@ def percent(probability: float) -> str:
 
 
 def score_number(score: float, scale: ScoreScale) -> str:
-    """Strength with one decimal; closeness as a whole number, with one decimal from 99 up (so 99.6 ≠ 100)."""
+    """Strength with one decimal; closeness rounded down (never up to 100), with one decimal from 95 up."""
     if scale is ScoreScale.STRENGTH:
         return f"{score:.1f}"
-    if score >= 99.0:
-        return f"{math.floor(min(score, 99.99) * 10) / 10:.1f}"
-    return f"{score:.0f}"
+    if score >= 95.0:
+        return f"{math.floor(score * 10 + 1e-9) / 10:.1f}"
+    return f"{math.floor(score)}"
 
 
 def level_word(result: SearchResult, scale: ScoreScale) -> str:

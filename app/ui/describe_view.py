@@ -20,7 +20,7 @@ from engine.types import CaptionMatch, MatchLevel, ScoreScale
 
 ICON_SIZE = 88
 FIGURE_ROLE = Qt.ItemDataRole.UserRole + 1
-_WORDS = {MatchLevel.STRONG: "Strong", MatchLevel.WEAK: "Weak", MatchLevel.NONE: "Weak (below background)"}
+_WORDS = {MatchLevel.STRONG: "Strong", MatchLevel.WEAK: "Weak", MatchLevel.NONE: "No clear match"}
 
 
 def caption_row_text(match: CaptionMatch) -> str:

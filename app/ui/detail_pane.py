@@ -28,6 +28,13 @@ from app.ui.thumbnails import ThumbnailCache
 from engine.types import ScoreScale, SearchResult
 
 FULL_IMAGE_SIZE = 1400
+MATCH_HELP = {
+    ScoreScale.STRENGTH: "Match strength: how far this figure's similarity to your words rises above what meaningless "
+    "text reaches on the same figure, in spreads of that background. 3 or more is strong, 2.5 to 3 weak, below 2.5 "
+    "no clear match. Caption words add up to 2, and only where the image already rises above the background.",
+    ScoreScale.CLOSENESS: "Closeness: 0 is as similar to the query image as an average figure of this library, 100 is "
+    "identical. 99.5 or more is near-identical, 90 or more similar, 75 to 90 weak.",
+}
 META_ROWS = ("Match", "Journal", "Year", "PMCID", "DOI", "Licence", "Modality", "Collection", "File")
 
 
@@ -162,7 +169,8 @@ class DetailPaneWidget(QFrame):
             label = self._meta_labels[name]
             label.setText(value)
             label.setVisible(bool(value))
-            key_item = self.meta.itemAtPosition(list(values).index(name), 0)
+            label.setToolTip(MATCH_HELP.get(scale, "") if name == "Match" else "")
+            key_item = self.meta.itemAtPosition(META_ROWS.index(name), 0)
             key_item.widget().setVisible(bool(value))
         self._pixmap = self._images.pixmap(result.image_path)
         self._render_image()

@@ -2,6 +2,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
+from app.ui.describe_view import FIGURE_ROLE
 from app.ui.results_model import BADGE_ROLE, RESULT_ROLE
 
 pytestmark = pytest.mark.gui
@@ -101,6 +102,8 @@ def test_keyboard_enter_opens_detail_with_highlight_links_and_licence(make_windo
     assert f'href="https://pmc.ncbi.nlm.nih.gov/articles/{result.article.pmcid}/"' in pmcid_html
     assert "doi.org/10.1000/demo" in window.detail._meta_labels["DOI"].text()
     assert "CC BY 4.0" in window.detail._meta_labels["Licence"].text()
+    match_html = window.detail._meta_labels["Match"].text()
+    assert "match strength" in match_html and "similarity" in match_html and "background" not in match_html
     qtbot.waitUntil(lambda: window.detail.image_label.pixmap() is not None
                     and not window.detail.image_label.pixmap().isNull(), timeout=3000)
 
@@ -195,3 +198,37 @@ def test_thumbnails_are_cached_on_disk(make_window, qtbot, isolated_home):
                                 for r in range(window.results_model.rowCount())), timeout=5000)
     cached = list((isolated_home / "data" / "thumbnails").glob("*.png"))
     assert len(cached) >= window.results_model.rowCount()
+
+
+def test_describe_lists_captions_with_their_figures_for_a_selected_figure_and_for_the_query_image(
+    make_window, qtbot, tmp_path
+):
+    from app.controller import QueryImage
+    from tests.app.fake_library import make_figures
+
+    window, opener = make_window()
+    library = opener.opened[0]
+    window.search_field.setText("chest")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=3000)
+    window.open_detail()
+    selected = window.detail.result
+    with qtbot.waitSignal(window.controller.captions_ready, timeout=3000):
+        window.detail.describe_button.click()
+    dialog = window.describe_dialog
+    assert dialog.isVisible() and library.described == [selected.figure_id]  # by id: no re-encoding
+    rows = dialog.rows()
+    assert rows and rows[0].startswith("Strong 3.0") and library.figure(1).caption in rows[0]
+    assert dialog.captions.item(0).data(FIGURE_ROLE) == 1
+    qtbot.waitUntil(lambda: not dialog.captions.item(0).icon().isNull(), timeout=5000)  # with its figure
+    with qtbot.waitSignal(window.controller.figure_ready, timeout=3000):
+        dialog.captions.itemActivated.emit(dialog.captions.item(1))
+    assert window.detail.result.figure_id == 2  # opening a row shows that figure
+
+    (dropped,) = make_figures(tmp_path / "dropped", 1)
+    window.set_query_image(QueryImage(label="dropped.png", path=dropped))
+    assert window.search_bar.chip.describe_button.isVisible()
+    with qtbot.waitSignal(window.controller.captions_ready, timeout=3000):
+        window.search_bar.chip.describe_button.click()
+    assert library.described[-1] == dropped and "dropped.png" in dialog.heading.text()
+    dialog.close()

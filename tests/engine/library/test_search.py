@@ -142,8 +142,9 @@ def test_min_score_sort_and_pagination(known_library):
     strong = library.search(SearchQuery((QueryTerm("red"),), min_score=cut, limit=50, hybrid=False))
     assert set(_keys(strong, ids)) == {"f1", "f2", "mixed"} and strong.total_candidates == 3
     assert all(r.score >= cut for r in strong.results)
-    above_all = library.search(SearchQuery((QueryTerm("red"),), min_score=everything.results[0].score + 1))
+    above_all = library.search(SearchQuery((QueryTerm("red"),), min_score=everything.results[0].score + 2.5))
     assert above_all.results == () and above_all.total_candidates == 0  # the minimum can empty the list
+    assert above_all.verdict.level.value == "strong"  # while the verdict still says what the library holds
     by_year = library.search(SearchQuery((QueryTerm("red"),), sort="year_desc", limit=50))
     years = [r.article.year if r.article else None for r in by_year.results]
     known = [y for y in years if y is not None]
