@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from engine.modality import MIN_CONFIDENCE
 from engine.types import MatchLevel, ScoreScale, SearchResult, Verdict
 
 LEVEL_WORDS = {
@@ -48,12 +49,12 @@ def score_badge(result: SearchResult, scale: ScoreScale) -> str:
 
 
 def modality_text(result: SearchResult) -> str:
-    """"Gel / blot (83%)", "Unclassified (no modality reaches 50%)", or "" when the figure was never classified."""
+    """"Gel / blot (83%)", "Unclassified (no modality reaches 80%)", or "" when the figure was never classified."""
     if result.modality:
         confidence = result.modality_confidence
         return result.modality + (f" ({percent(confidence)})" if confidence is not None else "")
     if result.modality_confidence is not None:
-        return "Unclassified (no modality reaches 50%)"
+        return f"Unclassified (no modality reaches {percent(MIN_CONFIDENCE)})"
     return ""
 
 

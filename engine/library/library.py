@@ -43,7 +43,6 @@ from engine.search import Searcher, build_query_vector
 from engine.search.background import NULL_PROMPTS
 from engine.search.captions import captions_for_vector
 from engine.search.verdict import TEXT_SCALE, QueryFacts, verdict
-from engine.search.vocabulary import text_is_readable
 from engine.types import (
     CaptionMatch,
     CollectionInfo,
@@ -206,16 +205,12 @@ class Library:
     def modality_classifier(self):
         """The zero-shot modality classifier of this library's model (prompt vectors cached in the catalog)."""
         if self._classifier is None:
-            from engine.modality import ModalityClassifier
+            from engine.modality import classifier_for
 
             encoder = self._require_encoder()
             store = _CatalogMeta(self)
             encode = CachedPromptEncoder(encoder.encode_texts, store, self.dim, writable=not self.read_only)
-            self._classifier = ModalityClassifier(
-                encode,
-                logit_scale=getattr(encoder, "logit_scale", None),  # the model's learned temperature, when it has one
-                readable=lambda prompt: text_is_readable(encoder, prompt),
-            )
+            self._classifier = classifier_for(encoder, encode)
         return self._classifier
 
     # ------------------------------------------------------------------ collections

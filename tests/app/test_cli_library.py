@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from app.cli import main
+from engine.modality import MIN_CONFIDENCE
 from tests.fakes import FakeEncoder, solid_image
 
 
@@ -151,7 +152,7 @@ def test_real_tiny_model_end_to_end(tmp_path, folder, capsys):
     assert len(results) <= 3 and all(-1.0 <= r["similarity"] <= 1.0 for r in results)
     # classified zero-shot with the library's own model: a label, or "unclassified" with its best probability
     assert results and all(r["modality_confidence"] is not None for r in results)
-    assert all(r["modality"] is None or r["modality_confidence"] >= 0.5 for r in results)
+    assert all(r["modality"] is None or r["modality_confidence"] >= MIN_CONFIDENCE for r in results)
     assert main(["--library", lib, "info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["model"]["name"] == model and info["model_id"].startswith("local-dir:") and info["dim"] == 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.modality import MODALITY_PROMPTS, ModalityClassifier
+from engine.modality import MIN_CONFIDENCE, MODALITY_PROMPTS, ModalityClassifier
 
 DIM = 16
 
@@ -51,7 +51,7 @@ def test_classify_picks_the_nearest_class_with_softmax_confidence():
     assert out[0][0] == "MRI" and out[0][1] > 0.99
     assert out[1][0] == "Chart / plot" and 0.6 < out[1][1] < min(0.999, out[0][1])  # a close call is less sure
     assert out[2][1] == pytest.approx(0.5, abs=0.05)  # a tie is not confident…
-    assert out[2][0] is None or out[2][1] >= 0.5  # …and below MIN_CONFIDENCE it stays unclassified
+    assert out[2][0] is None  # …and below MIN_CONFIDENCE it stays unclassified
     probs = clf.probabilities(images)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     clf.classify(images)
@@ -87,9 +87,9 @@ def test_below_the_confidence_threshold_a_figure_is_unclassified():
     clf = ModalityClassifier(lambda texts: np.array([table[t] for t in texts], np.float32), prompts=prompts,
                              logit_scale=5.0)
     confident, unsure = clf.classify(np.array([[1.0, 0.0, 0.0], [1.0, 0.9, 0.8]]))
-    assert confident[0] == "a" and confident[1] > 0.5
+    assert confident[0] == "a" and confident[1] > MIN_CONFIDENCE
     assert unsure[0] is None and unsure[1] < 0.5  # the best class is less likely than the others together
-    assert clf.min_confidence == 0.5
+    assert clf.min_confidence == MIN_CONFIDENCE == 0.8
 
 
 def test_prompts_the_model_cannot_read_are_left_out_with_their_class():

@@ -12,6 +12,7 @@ import pytest
 
 from app.match_text import modality_text, percent
 from engine import paths
+from engine.modality import MIN_CONFIDENCE
 from engine.types import MatchLevel, QueryTerm, ScoreScale, SearchFilters, SearchQuery
 
 needs_bundle = pytest.mark.skipif(
@@ -126,13 +127,13 @@ def test_modality_labels_are_probabilities_never_100_percent_and_the_filter_trus
     assert not any("100%" in t for t in texts)
     assert all(r.modality_confidence is not None and 0 < r.modality_confidence < 1 for r in everything)
     assert any(t.startswith("Unclassified") for t in texts) or all(r.modality for r in everything)
-    assert all(r.modality is None or r.modality_confidence >= 0.5 for r in everything)
+    assert all(r.modality is None or r.modality_confidence >= MIN_CONFIDENCE for r in everything)
     # The demo model cannot read "CT", so no figure is called CT (it called bar charts "CT (100%)" before).
     assert not any(r.modality == "CT" for r in everything)
     assert percent(0.9999) == "99%" and percent(0.5) == "50%"
     for label in demo.facets().modalities:
         filtered = search(demo, "x", filters=SearchFilters(modalities=(label,)), min_score=-1e9).results
-        assert filtered and all(r.modality == label and r.modality_confidence >= 0.5 for r in filtered)
+        assert filtered and all(r.modality == label and r.modality_confidence >= MIN_CONFIDENCE for r in filtered)
 
 
 def test_the_same_image_in_two_collections_is_one_result_naming_both(demo):

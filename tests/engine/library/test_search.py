@@ -38,6 +38,8 @@ def _mixed_image() -> Image.Image:
 
 @pytest.fixture
 def known_library(tmp_path, monkeypatch):
+    # The fake encoder's modality labels mean nothing; labelling every figure gives the Modality filter work to do.
+    monkeypatch.setattr("engine.modality.MIN_CONFIDENCE", 0.0)
     folder = tmp_path / "figures"
     folder.mkdir()
     records = []
