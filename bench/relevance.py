@@ -21,8 +21,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from app.demo import build_demo_library, demo_model_spec
 from bench.machine_info import describe
@@ -60,8 +60,7 @@ MODES = ("vector only", "keyword only", "hybrid")
 DEPTH = 100  # ranks looked at for MRR
 
 
-@dataclass(frozen=True)
-class Scores:
+class Scores(NamedTuple):
     p10: float
     ndcg10: float
     rr: float
@@ -108,10 +107,12 @@ def evaluate(name: str, library: Library) -> bool:
         print(f"{mode:<14} {means[mode][0]:6.3f} {means[mode][1]:8.3f} {means[mode][2]:6.3f}")
     better = all(h >= v - 1e-12 for h, v in zip(means["hybrid"], means["vector only"], strict=True))
     print(f"hybrid >= vector only on every metric: {'yes' if better else 'NO'}")
-    return better and report_verdicts(library)
+    report_verdicts(library)
+    return better
 
 
-def report_verdicts(library: Library) -> bool:
+def report_verdicts(library: Library) -> tuple[float, float]:
+    """Prints, and returns, the precision and recall of the "none" verdict for the nonsense queries."""
     real = [q for queries in QUERIES.values() for q in queries]
     judged = {}
     for text in [*real, *NONSENSE]:
@@ -133,7 +134,7 @@ def report_verdicts(library: Library) -> bool:
         print(f"  real query judged none: {text!r} (best {judged[text].best_score:.2f})")
     for text in sorted(nonsense - said_none):
         print(f"  nonsense not judged none: {text!r} -> {judged[text].level.value} ({judged[text].best_score:.2f})")
-    return precision == 1.0 and recall == 1.0
+    return precision, recall
 
 
 def _vector_best(library: Library, text: str) -> float | None:
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             with synthetic_library(Path(tmp) / "synthetic", args.synthetic, args.seed) as lib:
                 ok &= evaluate(f"synthetic library (seed {args.seed})", lib)
     print(f"\n{time.perf_counter() - started:.0f} s; {describe()}")
-    return 0 if ok else 1
+    return 0 if ok else 1  # 1: hybrid fell below vector-only on some metric
 
 
 if __name__ == "__main__":

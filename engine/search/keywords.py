@@ -49,15 +49,19 @@ def idf(matches: int, total: int) -> float:
     return value if value > 0 else 1e-6
 
 
-def gather(session: Session, query: KeywordQuery, pool: int, filters: SearchFilters | None) -> KeywordEvidence:
-    """The best `pool` keyword hits with their evidence, and the phrase-matching figures if phrases were quoted."""
+def gather(
+    session: Session, query: KeywordQuery, pool: int, filters: SearchFilters | None, total: int | None = None
+) -> KeywordEvidence:
+    """The best `pool` keyword hits with their evidence, and the phrase-matching figures if phrases were quoted.
+
+    `total`: how many figures the library holds (BM25's N); counted from the full-text table when not given."""
     out = KeywordEvidence()
     if query.phrases:
         out.phrase_ids = search_queries.phrase_matches(session, fts.phrase_expression(list(query.phrases)))
     words = [w for w in dict.fromkeys([*query.words, *(w for p in query.phrases for w in p.split())])]
     if not words:
         return out
-    total = max(search_queries.keyword_row_count(session), 1)
+    total = max(total if total is not None else search_queries.keyword_row_count(session), 1)
     counts = {w: search_queries.keyword_match_count(session, fts.match_expression([w])) for w in words}
     words = _distinctive(words, counts, total)
     out.words = tuple(words)

@@ -164,7 +164,7 @@ class Searcher:
         pool = max(MIN_POOL, 2 * (offset + limit))
         scale = TEXT_SCALE if request.null_vectors is not None else IMAGE_SCALE
         with self._sessions() as session:
-            evidence = keywords.gather(session, request.keywords, pool, request.filters)
+            evidence = keywords.gather(session, request.keywords, pool, request.filters, total=len(self._index()))
         scored = self._score(request, scale, evidence, pool)
         ranked = sorted(scored.score, key=lambda i: (-scored.score[i], -scored.similarity[i], i))
         ranked = self._one_per_image(ranked)
