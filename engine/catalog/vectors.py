@@ -14,6 +14,10 @@ from engine.catalog.db import blob_to_vector
 _CHUNK = 20_000
 _JOIN = "SELECT f.id, v.data FROM figures f JOIN vectors v ON v.content_sha256 = f.content_sha256"
 _BY_IDS = text(f"{_JOIN} WHERE f.id IN :ids").bindparams(bindparam("ids", expanding=True))
+_WITH_CONTENT = text(
+    "SELECT f.id, f.content_sha256, v.data FROM figures f JOIN vectors v ON v.content_sha256 = f.content_sha256 "
+    "WHERE f.id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 
 
 def iter_figure_vectors(
@@ -39,3 +43,20 @@ def _chunks(rows: Iterable, dim: int) -> Iterator[tuple[np.ndarray, np.ndarray]]
             ids, vectors = [], []
     if ids:
         yield np.asarray(ids, dtype=np.int64), np.stack(vectors)
+
+
+def figure_vectors_with_content(
+    sessions: sessionmaker[Session], dim: int, figure_ids: list[int]
+) -> tuple[list[int], list[str], np.ndarray]:
+    """(ids, content hashes, vectors float32 [n, dim]) of the given figures, in one query per chunk of ids: what
+    ranking needs to score candidates and to show each image once."""
+    ids: list[int] = []
+    shas: list[str] = []
+    vectors: list[np.ndarray] = []
+    with sessions() as session:
+        for part in chunked(figure_ids):
+            for figure_id, sha, blob in session.execute(_WITH_CONTENT, {"ids": [int(i) for i in part]}):
+                ids.append(figure_id)
+                shas.append(sha)
+                vectors.append(blob_to_vector(blob, dim))
+    return ids, shas, (np.stack(vectors) if vectors else np.zeros((0, dim), np.float32))

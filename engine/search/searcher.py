@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.catalog import fts, search_queries
-from engine.catalog.vectors import iter_figure_vectors
+from engine.catalog.vectors import figure_vectors_with_content, iter_figure_vectors
 from engine.index import VectorIndex
 from engine.search import keywords
 from engine.search.background import (
@@ -67,6 +67,7 @@ class _Scored:
     similarity: dict[int, float]
     background: dict[int, float]
     vector_score: dict[int, float]
+    content: dict[int, str] = field(default_factory=dict)  # figure id -> content hash (same hash = same image)
     score: dict[int, float] = field(default_factory=dict)
     bonus: dict[int, float] = field(default_factory=dict)
     vector_rank: dict[int, int] = field(default_factory=dict)
@@ -78,6 +79,7 @@ class Searcher:
         self._index = index
         self._dim = dim
         self._sample: tuple[int, np.ndarray] | None = None  # (library size when drawn, vectors)
+        self._text_background: tuple[object, object, TextBackground] | None = None  # (sample, nulls, background)
 
     # ------------------------------------------------------------------ candidates
     def nearest(
@@ -151,7 +153,13 @@ class Searcher:
         return self._sample[1]
 
     def text_background(self, null_vectors: np.ndarray) -> TextBackground:
-        return text_background(null_vectors, self.sample_vectors())
+        """The text background for these null-prompt vectors, kept until the sample or the vectors change."""
+        sample = self.sample_vectors()
+        cached = self._text_background
+        if cached is None or cached[0] is not sample or cached[1] is not null_vectors:
+            cached = (sample, null_vectors, text_background(null_vectors, sample))
+            self._text_background = cached
+        return cached[2]
 
     def image_background(self, vector: np.ndarray) -> ImageBackground:
         return image_background(vector, self.sample_vectors())
@@ -167,7 +175,7 @@ class Searcher:
             evidence = keywords.gather(session, request.keywords, pool, request.filters, total=len(self._index()))
         scored = self._score(request, scale, evidence, pool)
         ranked = sorted(scored.score, key=lambda i: (-scored.score[i], -scored.similarity[i], i))
-        ranked = self._one_per_image(ranked)
+        ranked = self._one_per_image(ranked, scored.content)
         best = scored.score[ranked[0]] if ranked else None
         kept = self._cut(ranked, scored, scale, request.min_score, explicit=evidence.phrase_ids is not None,
                          readable=request.facts.readable)
@@ -196,8 +204,9 @@ class Searcher:
         extra = [i for i in evidence.evidence if i not in request.exclude and i not in set(candidates)]
         if evidence.phrase_ids is not None:
             extra = [i for i in extra if i in evidence.phrase_ids]
-        ids, vectors = self.vectors(candidates + extra)
+        ids, shas, vectors = figure_vectors_with_content(self._sessions, self._dim, candidates + extra)
         scored = self._vector_scores(request.vector, background, ids, vectors)
+        scored.content = dict(zip(ids, shas, strict=True))
         scored.vector_rank = {i: rank for rank, i in enumerate(candidates, start=1)}
         for figure_id in ids:
             fraction = evidence.evidence.get(figure_id, 0.0)
@@ -223,18 +232,14 @@ class Searcher:
             vector_score=dict(zip(ids, scores.tolist(), strict=True)),
         )
 
-    def _one_per_image(self, ranked: list[int]) -> list[int]:
+    @staticmethod
+    def _one_per_image(ranked: list[int], content: dict[int, str]) -> list[int]:
         """Keep the best-ranked figure of each image content (its copies are named as collections on its card)."""
-        with self._sessions() as session:
-            content = search_queries.content_of(session, ranked)
-        first: dict[str, int] = {}
+        seen: set[str] = set()
         kept: list[int] = []
         for figure_id in ranked:
-            sha = content.get(figure_id)
-            if sha is None:  # removed while ranking
-                continue
-            if sha not in first:
-                first[sha] = figure_id
+            if content[figure_id] not in seen:
+                seen.add(content[figure_id])
                 kept.append(figure_id)
         return kept
 
