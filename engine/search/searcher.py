@@ -201,7 +201,8 @@ class Searcher:
             direction = request.vector
         nearest = self.nearest(direction, pool, request.filters, request.exclude, evidence.phrase_ids)
         candidates = [i for i, _ in nearest]
-        extra = [i for i in evidence.evidence if i not in request.exclude and i not in set(candidates)]
+        seen = set(candidates) | request.exclude
+        extra = [i for i in evidence.evidence if i not in seen]
         if evidence.phrase_ids is not None:
             extra = [i for i in extra if i in evidence.phrase_ids]
         ids, shas, vectors = figure_vectors_with_content(self._sessions, self._dim, candidates + extra)
