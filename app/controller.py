@@ -25,6 +25,12 @@ class QueryImage:
     figure_id: int | None = None  # a figure of the open library ("Find similar"): its stored vector is used
     preview: Any = None  # a small RGB PIL image for the chip, decoded by the engine (DICOM windowing, 16-bit)
 
+    def describe_target(self) -> Any:
+        """What the Describe view asks about: the library figure, else the file, else the image itself."""
+        if self.figure_id is not None:
+            return self.figure_id
+        return self.path if self.path is not None else self.image
+
     def to_term(self) -> QueryTerm:
         if self.figure_id is not None:
             return QueryTerm(figure_id=self.figure_id)

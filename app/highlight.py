@@ -5,20 +5,6 @@ from __future__ import annotations
 import html
 import re
 
-_WORD = re.compile(r"[\w\-']+", re.UNICODE)
-_STOPWORD_TEXT = "a an and of the in on with for to or by at from as is are was were be this that"
-STOPWORDS = frozenset(_STOPWORD_TEXT.split(" "))
-
-
-def query_words(*texts: str | None) -> list[str]:
-    words: list[str] = []
-    for text in texts:
-        for word in _WORD.findall(text or ""):
-            lowered = word.lower()
-            if len(lowered) > 1 and lowered not in STOPWORDS and lowered not in words:
-                words.append(lowered)
-    return words
-
 
 def highlight_caption(caption: str | None, terms: list[str] | tuple[str, ...]) -> str:
     """Escape the caption and wrap whole words that start with a term ("fracture" marks "fractures") in <mark>."""

@@ -146,16 +146,53 @@ class SortOrder(str, Enum):
 class SearchQuery:
     terms: tuple[QueryTerm, ...]
     filters: SearchFilters = field(default_factory=SearchFilters)
-    min_score: float | None = None  # relevance threshold on the similarity
+    # Keep only results scoring at least this, on the scale the results are shown on (`SearchPage.verdict.scale`).
+    # None: the default cut — strong and weak matches, or the few closest ones when nothing stands out.
+    min_score: float | None = None
     sort: SortOrder = SortOrder.RELEVANCE
     offset: int = 0
     limit: int = 50
-    hybrid: bool = True  # fuse caption keyword hits (FTS5) with vector similarity
+    hybrid: bool = True  # let caption keywords (FTS5) add evidence to the vector similarity
+
+
+class ScoreScale(str, Enum):
+    """What the score on a result means; README "What the numbers mean" states both scales."""
+
+    # Text queries: how far the figure's similarity to the query rises above the similarity that meaningless
+    # prompts reach on that same figure, in units of the spread of those meaningless prompts' similarities.
+    STRENGTH = "strength"
+    # Image queries: 0 = the query image's average similarity to a fixed sample of the library, 100 = identical.
+    CLOSENESS = "closeness"
+
+
+class MatchLevel(str, Enum):
+    """How well one result (or, in a Verdict, the best result) matches, in words a user can act on."""
+
+    IDENTICAL = "identical"  # image queries: the same file content
+    NEAR_IDENTICAL = "near-identical"  # image queries: to this model, indistinguishable from the query image
+    STRONG = "strong"
+    WEAK = "weak"
+    NONE = "none"  # no better than the background: shown only as "closest, but weak"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to "did anything match?" for a whole query."""
+
+    level: MatchLevel  # STRONG, WEAK or NONE (identical / near-identical image matches count as STRONG)
+    scale: ScoreScale
+    best_score: float | None  # the best result's score on `scale` (None when nothing could be scored)
+    message: str  # one sentence for the user
+    unknown_words: tuple[str, ...] = ()  # query words this model cannot read and no caption contains
+    ignored_words: tuple[str, ...] = ()  # words left out of keyword matching (stop words, bare digits, letters)
 
 
 @dataclass(frozen=True)
 class WhyMatched:
-    similarity: float  # cosine similarity of the query vector and the figure vector
+    similarity: float  # raw cosine similarity of the query vector and the figure vector
+    background: float | None = None  # the similarity the background reaches on this figure (see ScoreScale)
+    vector_score: float | None = None  # the score from the vectors alone, on the result's scale
+    keyword_bonus: float = 0.0  # what caption keywords added to `vector_score` (same scale)
     matched_terms: tuple[str, ...] = ()  # caption words that the keyword search matched
     vector_rank: int | None = None
     keyword_rank: int | None = None
@@ -164,15 +201,17 @@ class WhyMatched:
 @dataclass(frozen=True)
 class SearchResult:
     figure_id: int  # catalog id
-    score: float  # the fused score used for ranking
+    score: float  # the number the result is ranked by and shown with, on the page's ScoreScale
     image_path: Path
     caption: str | None
     label: str | None
     collection: str
-    modality: str | None
+    modality: str | None  # None: not classified, or "unclassified" when modality_confidence is set
     modality_confidence: float | None
     article: ArticleMeta | None
     why: WhyMatched
+    match: MatchLevel = MatchLevel.NONE
+    collections: tuple[str, ...] = ()  # every collection holding this same image (one card per figure)
 
 
 @dataclass(frozen=True)
@@ -181,16 +220,20 @@ class SearchPage:
     total_candidates: int
     offset: int
     elapsed_ms: float
+    verdict: Verdict | None  # did anything match? None only for a page with no query (a browsed collection)
 
 
 @dataclass(frozen=True)
 class CaptionMatch:
     """Image -> caption search: a caption in the library that describes something like the query image."""
 
-    figure_id: int
+    figure_id: int  # the library's figure with this caption (the nearest one when several share it)
     caption: str
-    score: float
+    score: float  # match strength (ScoreScale.STRENGTH): the caption read as the query, the image as the figure
     article: ArticleMeta | None
+    similarity: float = 0.0  # raw cosine similarity of the image and the caption
+    image_path: Path | None = None  # that figure's image, for showing it beside the caption
+    label: str | None = None
 
 
 @dataclass(frozen=True)

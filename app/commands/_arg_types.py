@@ -48,3 +48,4 @@ MAX_OFFSET = 1_000_000
 YEARS = (0, 9999)
 MAX_BATCH = 4096
 MAX_WEIGHT = 100.0
+MAX_SCORE = 1000.0  # --min-score: strength is a few units, closeness 0-100; beyond this is a typo

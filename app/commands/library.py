@@ -20,16 +20,28 @@ from app.commands._arg_types import (
     MAX_BATCH,
     MAX_OFFSET,
     MAX_RESULTS,
+    MAX_SCORE,
     MAX_WEIGHT,
     YEARS,
     bounded_float,
     bounded_int,
     text,
 )
+from app.match_text import modality_text, score_badge, unknown_words_text, why_text
 from engine import paths
 from engine.errors import UserInputError
 from engine.text import display_text, path_to_text
-from engine.types import IngestReport, ModelSpec, QueryTerm, SearchFilters, SearchQuery, SearchResult, SortOrder
+from engine.types import (
+    IngestReport,
+    ModelSpec,
+    QueryTerm,
+    ScoreScale,
+    SearchFilters,
+    SearchPage,
+    SearchQuery,
+    SearchResult,
+    SortOrder,
+)
 
 if TYPE_CHECKING:
     from engine.library import FigureLibrary
@@ -122,15 +134,18 @@ def _filters(args, library: FigureLibrary) -> SearchFilters:
 
 def result_to_json(result: SearchResult, rank: int) -> dict:
     article = result.article
+    why = result.why
     return {
         "rank": rank,
         "id": result.figure_id,
         "score": round(result.score, 6),
-        "similarity": round(result.why.similarity, 6),
+        "match": result.match.value,
+        "similarity": round(why.similarity, 6),
         "path": path_to_text(result.image_path),  # lossless: a non-UTF-8 name comes as fsbytes:<percent-encoded>
         "caption": result.caption,
         "label": result.label,
         "collection": result.collection,
+        "collections": list(result.collections),
         "modality": result.modality,
         "modality_confidence": result.modality_confidence,
         "article": None
@@ -150,19 +165,34 @@ def result_to_json(result: SearchResult, rank: int) -> dict:
             "pages": article.pages,
         },
         "why": {
-            "similarity": round(result.why.similarity, 6),
-            "matched_terms": list(result.why.matched_terms),
-            "vector_rank": result.why.vector_rank,
-            "keyword_rank": result.why.keyword_rank,
+            "similarity": round(why.similarity, 6),
+            "background": None if why.background is None else round(why.background, 6),
+            "vector_score": None if why.vector_score is None else round(why.vector_score, 6),
+            "keyword_bonus": round(why.keyword_bonus, 6),
+            "matched_terms": list(why.matched_terms),
+            "vector_rank": why.vector_rank,
+            "keyword_rank": why.keyword_rank,
         },
     }
 
 
-def run_query(args) -> int:
-    from engine.library import is_library, open_or_create
+def verdict_to_json(page: SearchPage) -> dict:
+    """The first line of `query --json`: the answer to "did anything match?" (README: What the numbers mean)."""
+    verdict = page.verdict
+    return {
+        "verdict": verdict.level.value,
+        "scale": verdict.scale.value,
+        "best_score": None if verdict.best_score is None else round(verdict.best_score, 6),
+        "message": verdict.message,
+        "unknown_words": list(verdict.unknown_words),
+        "ignored_words": list(verdict.ignored_words),
+        "total": page.total_candidates,
+    }
 
+
+def _query_terms(args) -> list[QueryTerm]:
     terms = []
-    if args.text:
+    if args.text is not None:  # an empty text is a query too: it is answered "no match", not refused
         terms.append(QueryTerm(text=args.text))
     if args.image:
         terms.append(QueryTerm(image=Path(args.image)))
@@ -170,6 +200,13 @@ def run_query(args) -> int:
     terms += [QueryTerm(text=t, weight=-args.term_weight) for t in args.minus or ()]
     if not terms:
         raise UserInputError("give query text or --image FILE")
+    return terms
+
+
+def run_query(args) -> int:
+    from engine.library import is_library, open_or_create
+
+    terms = _query_terms(args)
     folder = _library_dir(args)
     if not is_library(folder):
         raise UserInputError(f"there is no library at {folder}; build one with `pmc-search index FOLDER`")
@@ -184,30 +221,35 @@ def run_query(args) -> int:
             hybrid=not args.no_keywords,
         )
         page = library.search(query)
-    for rank, result in enumerate(page.results, start=args.offset + 1):
-        if args.json:
+    if args.json:
+        print(json.dumps(verdict_to_json(page), ensure_ascii=False))
+        for rank, result in enumerate(page.results, start=args.offset + 1):
             print(json.dumps(result_to_json(result, rank), ensure_ascii=False))
-        else:
-            _print_result(rank, result)
-    if not args.json:
-        print(f"{len(page.results)} of {page.total_candidates} shown ({page.elapsed_ms:.0f} ms)", file=sys.stderr)
+        return 0
+    print(page.verdict.message)
+    if page.verdict.unknown_words:
+        print(unknown_words_text(page.verdict))
+    for rank, result in enumerate(page.results, start=args.offset + 1):
+        _print_result(rank, result, page.verdict.scale)
+    print(f"{len(page.results)} of {page.total_candidates} shown ({page.elapsed_ms:.0f} ms)", file=sys.stderr)
     return 0
 
 
-def _print_result(rank: int, result: SearchResult) -> None:
+def _print_result(rank: int, result: SearchResult, scale: ScoreScale) -> None:
     caption = display_text((result.caption or "").replace("\n", " "))
     caption = caption if len(caption) <= 160 else caption[:157] + "…"
     article = result.article
     source = ""
     if article is not None:
         source = display_text(" · ".join(str(x) for x in (article.pmcid, article.journal, article.year) if x))
-    why = f"similarity {result.why.similarity:.3f}"
-    if result.why.matched_terms:
-        why += f", caption matches {display_text(', '.join(result.why.matched_terms))}"
-    print(f"{rank:>3}. [{result.figure_id}] {display_text(result.image_path)}")
+    modality = display_text(modality_text(result))
+    print(f"{rank:>3}. [{result.figure_id}] {score_badge(result, scale)} · {display_text(result.image_path)}")
     if caption:
         print(f"     {caption}")
-    print(f"     {why}" + (f" · {source}" if source else "") + (f" · {result.modality}" if result.modality else ""))
+    details = [why_text(result, scale), source, modality]
+    print("     " + " · ".join(d for d in details if d))
+    if len(result.collections) > 1:
+        print(f"     in collections: {', '.join(result.collections)}")
 
 
 # ------------------------------------------------------------------------------------------------ info
@@ -307,14 +349,21 @@ def register(subparsers) -> None:
                        help="weight of --plus/--minus terms (0.5)")
     query.add_argument("-k", type=bounded_int(1, MAX_RESULTS), default=10, help="number of results (10)")
     query.add_argument("--offset", type=bounded_int(0, MAX_OFFSET), default=0, help="skip this many results (paging)")
-    query.add_argument("--json", action="store_true", help="one JSON object per result, one per line")
+    query.add_argument(
+        "--json", action="store_true", help="a first line with the verdict, then one JSON object per result per line"
+    )
     query.add_argument("--year-min", type=bounded_int(*YEARS))
     query.add_argument("--year-max", type=bounded_int(*YEARS))
     query.add_argument("--journal", action="append", type=text, help="only this journal (repeatable)")
-    query.add_argument("--modality", action="append", type=text, help="only this modality label, e.g. ct (repeatable)")
+    query.add_argument("--modality", action="append", type=text, help="only this modality, e.g. CT (repeatable)")
     query.add_argument("--collection", action="append", type=text, help="only this collection, by id or name")
     query.add_argument("--pmcid", action="append", type=text, help="only figures of this article (repeatable)")
-    query.add_argument("--min-score", type=bounded_float(-1.0, 1.0), help="drop results whose similarity is below this")
+    query.add_argument(
+        "--min-score",
+        type=bounded_float(-MAX_SCORE, MAX_SCORE),
+        help="keep only results scoring at least this on the shown scale (match strength for text, e.g. 3; "
+        "closeness 0-100 for images); by default strong and weak matches, or the 3 closest when none stands out",
+    )
     query.add_argument("--sort", default=SortOrder.RELEVANCE.value, choices=[s.value for s in SortOrder])
     query.add_argument("--no-keywords", action="store_true", help="rank by image similarity only (no caption match)")
     query.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

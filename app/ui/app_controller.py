@@ -67,6 +67,8 @@ class AppController(QObject):
     model_missing = Signal(object)
     model_progress = Signal(object)  # engine.hub.DownloadProgress (from the worker thread)
     results_ready = Signal(int, object)  # request id, SearchPage
+    captions_ready = Signal(str, object)  # what was described (its label), list[CaptionMatch]
+    figure_ready = Signal(object)  # SearchResult of a figure asked for by id
     searching_changed = Signal(bool)
     collections_changed = Signal(object)  # list[CollectionInfo]
     facets_changed = Signal(object)  # engine.types.Facets
@@ -306,6 +308,24 @@ class AppController(QObject):
 
         self.run_job(library.browse, collection_id, limit=self.state.limit, on_return=done, on_error=failed)
         return request_id
+
+    def describe(self, image, label: str) -> None:
+        """Captions that fit an image (a figure id, a file path or a PIL image): `captions_ready` brings them."""
+        library = self.library
+        if library is None:
+            return
+        request_id = self.requests.next("describe")
+
+        def done(matches) -> None:
+            if self.requests.is_current("describe", request_id):
+                self.captions_ready.emit(label, matches)
+
+        self.run_job(library.captions_for_image, image, limit=12, on_return=done)
+
+    def fetch_figure(self, figure_id: int) -> None:
+        library = self.library
+        if library is not None:
+            self.run_job(library.figure, figure_id, on_return=self.figure_ready.emit)
 
     # ------------------------------------------------------------------------------------------- indexing
     @property

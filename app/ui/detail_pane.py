@@ -21,13 +21,21 @@ from PySide6.QtWidgets import (
 )
 
 from app.citation import doi_url, pmc_url
-from app.highlight import highlight_caption, query_words
+from app.highlight import highlight_caption
+from app.match_text import level_word, modality_text, why_text
 from app.ui.results_model import display_label
 from app.ui.thumbnails import ThumbnailCache
-from engine.types import SearchResult
+from engine.types import ScoreScale, SearchResult
 
 FULL_IMAGE_SIZE = 1400
-META_ROWS = ("Journal", "Year", "PMCID", "DOI", "Licence", "Modality", "Collection", "File", "Match")
+MATCH_HELP = {
+    ScoreScale.STRENGTH: "Match strength: how far this figure's similarity to your words rises above what meaningless "
+    "text reaches on the same figure, in spreads of that background. 3 or more is strong, 2.5 to 3 weak, below 2.5 "
+    "no clear match. Caption words add up to 2, and only where the image already rises above the background.",
+    ScoreScale.CLOSENESS: "Closeness: 0 is as similar to the query image as an average figure of this library, 100 is "
+    "identical. 99.5 or more is near-identical, 90 or more similar, 75 to 90 weak.",
+}
+META_ROWS = ("Match", "Journal", "Year", "PMCID", "DOI", "Licence", "Modality", "Collection", "File")
 
 
 def _link(url: str, text: str) -> str:
@@ -36,6 +44,7 @@ def _link(url: str, text: str) -> str:
 
 class DetailPaneWidget(QFrame):
     find_similar_requested = Signal(object)  # SearchResult
+    describe_requested = Signal(object)  # SearchResult: which captions in the library fit this figure
     copy_image_requested = Signal(object)
     export_requested = Signal(object, str)  # SearchResult, "ris"|"bibtex"|"attribution"|"save-ris"|"save-bibtex"
     close_requested = Signal()
@@ -90,6 +99,9 @@ class DetailPaneWidget(QFrame):
         self.find_similar_button = QPushButton("Find similar")
         self.find_similar_button.setToolTip("Search the library for figures that look like this one")
         self.find_similar_button.clicked.connect(lambda: self.result and self.find_similar_requested.emit(self.result))
+        self.describe_button = QPushButton("Describe")
+        self.describe_button.setToolTip("List the captions in the library that best describe this figure")
+        self.describe_button.clicked.connect(lambda: self.result and self.describe_requested.emit(self.result))
         self.copy_button = QPushButton("Copy image")
         self.copy_button.setToolTip("Copy the figure to the clipboard (Ctrl+C)")
         self.copy_button.clicked.connect(lambda: self.result and self.copy_image_requested.emit(self.result))
@@ -109,6 +121,7 @@ class DetailPaneWidget(QFrame):
         self.export_button.setMenu(menu)
         buttons = QHBoxLayout()
         buttons.addWidget(self.find_similar_button)
+        buttons.addWidget(self.describe_button)
         buttons.addWidget(self.copy_button)
         buttons.addWidget(self.export_button)
         buttons.addStretch(1)
@@ -131,13 +144,14 @@ class DetailPaneWidget(QFrame):
         outer.addWidget(scroll)
         self._pixmap: QPixmap | None = None
 
-    def show_result(self, result: SearchResult, query_text: str = "") -> None:
+    def show_result(self, result: SearchResult, query_text: str = "", scale: ScoreScale | None = None) -> None:
+        """Show a figure; with `scale`, it is a search result and the Match row says how well it matched."""
         self.result = result
         self._query_text = query_text
         article = result.article
         self.heading.setText(f"<b>{html.escape(display_label(result))}</b>")
-        terms = list(result.why.matched_terms) + query_words(query_text)
-        self.caption_label.setText(highlight_caption(result.caption, terms))
+        # Only the words that counted as keyword evidence are marked: a marked word always means "this helped".
+        self.caption_label.setText(highlight_caption(result.caption, list(result.why.matched_terms)))
         self.title_label.setText(f"<b>{html.escape(article.title)}</b>" if article and article.title else "")
         self.title_label.setVisible(bool(article and article.title))
         values = {
@@ -146,17 +160,17 @@ class DetailPaneWidget(QFrame):
             "PMCID": _link(pmc_url(article.pmcid), article.pmcid) if article and article.pmcid else "",
             "DOI": _link(doi_url(article.doi), article.doi) if article and article.doi else "",
             "Licence": self._licence_html(result),
-            "Modality": html.escape(result.modality or "")
-            + (f" ({result.modality_confidence:.0%})" if result.modality and result.modality_confidence else ""),
-            "Collection": html.escape(result.collection),
+            "Modality": html.escape(modality_text(result)),
+            "Collection": html.escape(", ".join(result.collections or (result.collection,))),
             "File": _link(QUrl.fromLocalFile(str(result.image_path)).toString(), str(result.image_path)),
-            "Match": self._why_html(result),
+            "Match": self._why_html(result, scale) if scale is not None else "",
         }
         for name, value in values.items():
             label = self._meta_labels[name]
             label.setText(value)
             label.setVisible(bool(value))
-            key_item = self.meta.itemAtPosition(list(values).index(name), 0)
+            label.setToolTip(MATCH_HELP.get(scale, "") if name == "Match" else "")
+            key_item = self.meta.itemAtPosition(META_ROWS.index(name), 0)
             key_item.widget().setVisible(bool(value))
         self._pixmap = self._images.pixmap(result.image_path)
         self._render_image()
@@ -170,15 +184,13 @@ class DetailPaneWidget(QFrame):
         return "<i>Unknown — check the source before reusing this figure</i>"
 
     @staticmethod
-    def _why_html(result: SearchResult) -> str:
+    def _why_html(result: SearchResult, scale: ScoreScale) -> str:
         why = result.why
-        parts = [f"similarity {why.similarity:.3f}"]
+        parts = [f"<b>{html.escape(level_word(result, scale))}</b>", html.escape(why_text(result, scale))]
         if why.vector_rank is not None:
-            parts.append(f"image-text rank {why.vector_rank}")
-        if why.keyword_rank is not None:
+            parts.append(f"image rank {why.vector_rank}")
+        if why.keyword_rank is not None and why.keyword_bonus:
             parts.append(f"caption keyword rank {why.keyword_rank}")
-        if why.matched_terms:
-            parts.append("caption words: " + ", ".join(html.escape(t) for t in why.matched_terms))
         return " · ".join(parts)
 
     def _on_image_ready(self, path: str) -> None:

@@ -1,11 +1,15 @@
-"""Filters under the library panel: years, journal, modality, collection, similarity threshold and sort order."""
+"""Filters under the library panel: years, journal, modality, collection, minimum score and sort order.
+
+The minimum works on the scale the results are shown on: match strength (0.0–8.0) for text queries, closeness
+(0–100) for image queries. The slider keeps one value per scale and switches when the query gains or loses an image.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
-from engine.types import CollectionInfo, Facets, SearchFilters, SortOrder
+from engine.types import CollectionInfo, Facets, ScoreScale, SearchFilters, SortOrder
 
 ANY = "Any"
 SORT_CHOICES = (
@@ -14,6 +18,11 @@ SORT_CHOICES = (
     ("Oldest first", SortOrder.OLDEST_FIRST),
 )
 _YEAR_FLOOR, _YEAR_CEILING = 1900, 2100
+# Per scale: slider steps, steps per score unit, how a value is written, what the tooltip says.
+_THRESHOLD = {
+    ScoreScale.STRENGTH: (80, 10, "{:.1f}", "Hide results whose match strength is below this (3 = strong, 2.5 = weak)"),
+    ScoreScale.CLOSENESS: (100, 1, "{:.0f}", "Hide results whose closeness to the query image is below this (0–100)"),
+}
 
 
 class FiltersWidget(QFrame):
@@ -32,8 +41,10 @@ class FiltersWidget(QFrame):
         self.modality = self._combo()
         self.collection = self._combo()
         self.threshold = QSlider(Qt.Orientation.Horizontal)
-        self.threshold.setRange(0, 60)  # similarity × 100; CLIP cosines rarely pass 0.5
-        self.threshold.setToolTip("Hide results whose image–query similarity is below this value")
+        self.scale = ScoreScale.STRENGTH
+        self._threshold_values = {scale: 0 for scale in _THRESHOLD}
+        self.threshold.setRange(0, _THRESHOLD[self.scale][0])
+        self.threshold.setToolTip(_THRESHOLD[self.scale][3])
         self.threshold_label = QLabel()
         self.threshold.valueChanged.connect(self._on_threshold)
         threshold = QHBoxLayout()
@@ -50,7 +61,7 @@ class FiltersWidget(QFrame):
         form.addRow("Journal", self.journal)
         form.addRow("Modality", self.modality)
         form.addRow("Collection", self.collection)
-        form.addRow("Min. similarity", threshold)
+        form.addRow("Min. score", threshold)
         form.addRow("Sort by", self.sort)
         self._on_threshold(0)
 
@@ -73,8 +84,27 @@ class FiltersWidget(QFrame):
         return combo
 
     def _on_threshold(self, value: int) -> None:
-        self.threshold_label.setText("off" if value == 0 else f"{value / 100:.2f}")
+        self._threshold_values[self.scale] = value
+        self._label_threshold()
         self.changed.emit()
+
+    def _label_threshold(self) -> None:
+        value = self.threshold.value()
+        _, per_unit, text, _ = _THRESHOLD[self.scale]
+        self.threshold_label.setText("off" if value == 0 else text.format(value / per_unit))
+
+    def set_scale(self, scale: ScoreScale) -> None:
+        """Show the minimum on this scale (text queries: strength; image queries: closeness). Emits nothing."""
+        if scale is self.scale:
+            return
+        self.scale = scale
+        steps, _, _, tooltip = _THRESHOLD[scale]
+        self.threshold.blockSignals(True)
+        self.threshold.setRange(0, steps)
+        self.threshold.setValue(self._threshold_values[scale])
+        self.threshold.blockSignals(False)
+        self.threshold.setToolTip(tooltip)
+        self._label_threshold()
 
     @staticmethod
     def _refill(combo: QComboBox, items: list[tuple[str, object]]) -> None:
@@ -123,7 +153,8 @@ class FiltersWidget(QFrame):
         )
 
     def min_score(self) -> float | None:
-        return self.threshold.value() / 100 or None
+        """The minimum on the current scale; None when off (the engine's default: strong and weak matches)."""
+        return self.threshold.value() / _THRESHOLD[self.scale][1] or None
 
     def sort_order(self) -> SortOrder:
         return SortOrder(self.sort.currentData())

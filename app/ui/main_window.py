@@ -7,6 +7,7 @@ owns its settings, its actions and its pages; other code talks to it through its
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 from pathlib import Path
 
@@ -27,10 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import QueryImage, SearchState
+from app.match_text import unknown_words_text
 from app.problems import Problem
 from app.settings import AppSettings
 from app.ui.app_controller import AppController
 from app.ui.demo_banner import DemoBanner
+from app.ui.describe_view import DescribeDialog
 from app.ui.detail_pane import DetailPaneWidget
 from app.ui.figure_viewer import FigureViewerWindow
 from app.ui.filters_panel import FiltersWidget
@@ -43,6 +46,7 @@ from app.ui.model_download import ModelDownloadDialog
 from app.ui.notice import NoticeBanner
 from app.ui.pane_layout import DETAIL_MIN, LEFT_MIN
 from app.ui.results_model import ResultsListModel, display_label
+from app.ui.results_page import ResultsPageWidget
 from app.ui.results_view import ResultsGridView
 from app.ui.search_bar import SearchBarWidget
 from app.ui.status_bar import ElidedLabel, ElidingStatusBar
@@ -50,6 +54,7 @@ from app.ui.thumbnails import ThumbnailCache
 from app.ui.window_actions import WindowActions
 from app.ui.window_detail import WindowDetailMixin
 from app.ui.window_library import PRODUCT_NAME, WindowLibraryMixin
+from engine.types import ScoreScale
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +84,7 @@ class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWin
         self.last_page = None
         self._demo_available = demo_available
         self._download_dialog: ModelDownloadDialog | None = None
+        self.describe_dialog: DescribeDialog | None = None
         self._closing = False
         self._pending_settings: AppSettings | None = None  # adopted only once the library they open has opened
         self._pending_sources: PendingSources | None = None  # added once the library being opened is open
@@ -125,6 +131,7 @@ class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWin
         self.grid.setModel(self.results_model)
         self.grid.open_requested.connect(self.open_detail)
         self.grid.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.results_page = ResultsPageWidget(self.grid)
 
     def _build_pages(self) -> None:
         self.empty_state = QLabel(
@@ -149,7 +156,7 @@ class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWin
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
         self.pages.addWidget(self.message)
-        self.pages.addWidget(self.grid)
+        self.pages.addWidget(self.results_page)
         self.pages.addWidget(self.loading_page)
         self.notice = NoticeBanner()
         self.demo_banner = DemoBanner()
@@ -251,6 +258,10 @@ class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWin
         self.settings_action.triggered.connect(self.actions.open_settings)
         self.about_action.triggered.connect(self.show_about)
         self.detail.find_similar_requested.connect(self.find_similar)
+        self.detail.describe_requested.connect(lambda r: self.describe(r.figure_id, display_label(r)))
+        self.search_bar.describe_requested.connect(lambda image: self.describe(image.describe_target(), image.label))
+        c.captions_ready.connect(self._on_captions)
+        c.figure_ready.connect(lambda result: self._show_detail(result, scale=None))
         self.detail.copy_image_requested.connect(self.actions.copy_figure)
         self.detail.export_requested.connect(self.actions.export_citation)
         self.detail.close_requested.connect(self.close_detail)
@@ -296,6 +307,8 @@ class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWin
 
     # ---------------------------------------------------------------------------------------- query
     def update_query(self) -> None:
+        # The minimum score is read on the scale these results will be shown on: closeness with an image.
+        self.filters.set_scale(ScoreScale.CLOSENESS if self.search_bar.image is not None else ScoreScale.STRENGTH)
         state = SearchState(
             text=self.search_bar.text,
             image=self.search_bar.image,
@@ -359,9 +372,13 @@ class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWin
     def _on_results(self, request_id: int, page) -> None:
         if page is None:
             self.results_model.set_results([])
+            self.search_bar.set_unknown_words("")
             self.show_library_state()
             return
-        self.results_model.set_results(page.results)
+        verdict = page.verdict  # None for a browsed collection: no query, so no match to judge and no score
+        self.results_model.set_results(page.results, verdict.scale if verdict is not None else None)
+        self.results_page.show_verdict(verdict)
+        self.search_bar.set_unknown_words(unknown_words_text(verdict))
         n = len(page.results)
         if self._browsing is not None:
             more = f" (the first {n:,} of {page.total_candidates:,})" if page.total_candidates > n else ""
@@ -373,9 +390,10 @@ class MainWindow(WindowLibraryMixin, WindowDetailMixin, ImageDropMixin, QMainWin
             self._set_page(PAGE_RESULTS)
             self.grid.setCurrentIndex(self.results_model.index(0))
         else:
+            why = f"<p>{html.escape(verdict.message)}</p>" if verdict is not None else ""
             self.message.setText(
-                "<h2>No figures match</h2><p>Try other words, lower the minimum similarity, "
-                "or clear the filters on the left.</p>"
+                f"<h2>No figures match</h2>{why}<p>Try other words, lower the minimum score, or clear the filters "
+                "on the left.</p>"
             )
             self._set_page(PAGE_MESSAGE)
 

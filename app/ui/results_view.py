@@ -9,7 +9,8 @@ from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from app.ui.results_model import RESULT_ROLE, THUMBNAIL_FAILED_ROLE, display_label
+from app.ui.results_model import BADGE_ROLE, RESULT_ROLE, THUMBNAIL_FAILED_ROLE, display_label
+from engine.types import MatchLevel, SearchResult
 
 CARD_WIDTH = 236
 THUMB_HEIGHT = 196
@@ -22,6 +23,23 @@ _SELECTED_BORDER = QColor("#1d5fbf")
 _THUMB_BG = QColor("#1e232b")  # dark mat: radiology images are judged against black
 _MUTED = QColor("#56606e")
 _TEXT = QColor("#1b2330")
+# Badge colours by match level (background, text); the badge's words say the level too.
+_BADGE = {
+    MatchLevel.IDENTICAL: (QColor("#d3ecda"), QColor("#17502a")),
+    MatchLevel.NEAR_IDENTICAL: (QColor("#d3ecda"), QColor("#17502a")),
+    MatchLevel.STRONG: (QColor("#e3f4e8"), QColor("#17502a")),
+    MatchLevel.WEAK: (QColor("#fff1cc"), QColor("#6b4700")),
+    MatchLevel.NONE: (QColor("#eceff3"), QColor("#56606e")),
+}
+
+
+def source_line(result: SearchResult) -> str:
+    """The card's last line: journal and year, else the collection; every collection when the image is in several."""
+    if len(result.collections) > 1:
+        return f"In {len(result.collections)} collections: " + ", ".join(result.collections)
+    article = result.article
+    source = " · ".join(str(x) for x in (article and article.journal, article and article.year) if x)
+    return source or result.collection
 
 
 def _wrap_lines(text: str, metrics: QFontMetrics, width: int, max_lines: int) -> list[str]:
@@ -84,24 +102,18 @@ class FigureCardDelegate(QStyledItemDelegate):
         text_width = card.width() - 2 * PADDING
         y = thumb_rect.bottom() + 8
 
-        # Line 1: figure label on the left, similarity on the right.
+        # Line 1: figure label on the left, the match badge (the number the grid is ordered by) on the right.
         painter.setFont(bold)
         metrics = QFontMetrics(bold)
-        score_text = f"{result.why.similarity:.2f}"
-        score_width = metrics.horizontalAdvance(score_text) + 14
+        self._paint_badge(painter, index.data(BADGE_ROLE) or "", result.match, metrics, card, y, text_width)
+        badge_width = min(metrics.horizontalAdvance(index.data(BADGE_ROLE) or "") + 14, text_width // 2 + 30)
         label = display_label(result)
         painter.setPen(_TEXT)
         painter.drawText(
-            QRect(text_left, y, text_width - score_width - 6, metrics.height()),
+            QRect(text_left, y, text_width - badge_width - 6, metrics.height()),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            metrics.elidedText(label, Qt.TextElideMode.ElideRight, text_width - score_width - 6),
+            metrics.elidedText(label, Qt.TextElideMode.ElideRight, text_width - badge_width - 6),
         )
-        pill = QRect(card.right() - PADDING - score_width, y, score_width, metrics.height())
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor("#e3ecfa"))
-        painter.drawRoundedRect(pill, 8, 8)
-        painter.setPen(QColor("#174a94"))
-        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, score_text)
         y += metrics.height() + 4
 
         # Caption: three lines, elided.
@@ -113,9 +125,7 @@ class FigureCardDelegate(QStyledItemDelegate):
             y += metrics.height()
 
         # Source line pinned to the bottom of the card.
-        article = result.article
-        source = " · ".join(str(x) for x in (article and article.journal, article and article.year) if x)
-        source = source or result.collection
+        source = source_line(result)
         small = QFont(base_font)
         small.setPointSizeF(max(7.0, base_font.pointSizeF() * 0.9))
         painter.setFont(small)
@@ -125,6 +135,20 @@ class FigureCardDelegate(QStyledItemDelegate):
         painter.drawText(bottom, Qt.AlignmentFlag.AlignLeft, metrics.elidedText(source, Qt.TextElideMode.ElideRight,
                                                                                 text_width))
         painter.restore()
+
+    @staticmethod
+    def _paint_badge(
+        painter: QPainter, text: str, level: MatchLevel, metrics: QFontMetrics, card: QRect, y: int, text_width: int
+    ) -> None:
+        width = min(metrics.horizontalAdvance(text) + 14, text_width // 2 + 30)
+        pill = QRect(card.right() - PADDING - width, y, width, metrics.height())
+        background, foreground = _BADGE.get(level, _BADGE[MatchLevel.NONE])
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(background)
+        painter.drawRoundedRect(pill, 8, 8)
+        painter.setPen(foreground)
+        elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width - 8)
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, elided)
 
 
 class ResultsGridView(QListView):

@@ -30,6 +30,7 @@ def _chip_pixmap(image: QueryImage, size: int) -> QPixmap:
 
 class ImageChipWidget(QFrame):
     removed = Signal()
+    describe_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -42,12 +43,17 @@ class ImageChipWidget(QFrame):
         self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text = QLabel()
         self.text.setObjectName("imageChipText")
+        self.describe_button = QToolButton(text="Describe", toolTip="Captions in the library that fit this image")
+        self.describe_button.setObjectName("imageChipDescribe")
+        self.describe_button.setAutoRaise(True)
+        self.describe_button.clicked.connect(self.describe_requested)
         self.remove_button = QToolButton(text="✕", toolTip="Remove the image from the query")
         self.remove_button.setObjectName("imageChipRemove")
         self.remove_button.setAutoRaise(True)
         self.remove_button.clicked.connect(self.removed)
         layout.addWidget(self.thumbnail)
         layout.addWidget(self.text)
+        layout.addWidget(self.describe_button)
         layout.addWidget(self.remove_button)
         self.hide()
 
@@ -63,6 +69,7 @@ class SearchBarWidget(QFrame):
     """Emits `query_changed` after typing pauses, at once on Enter, and when the image chip changes."""
 
     query_changed = Signal()
+    describe_requested = Signal(object)  # QueryImage: list the captions that fit the query image
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -70,6 +77,7 @@ class SearchBarWidget(QFrame):
         self.image: QueryImage | None = None
         self.chip = ImageChipWidget(self)
         self.chip.removed.connect(self.clear_image)
+        self.chip.describe_requested.connect(lambda: self.image and self.describe_requested.emit(self.image))
         self.field = QLineEdit(
             placeholderText="Search figures — e.g. “CT of a pneumothorax with chest tube” — or drop an image"
         )
@@ -77,10 +85,19 @@ class SearchBarWidget(QFrame):
         self.field.setClearButtonEnabled(True)
         self.field.setAcceptDrops(False)  # drops go to the window, which turns images into image queries
         self.field.setMinimumHeight(34)
+        # Words the model cannot read, named where they were typed ("Not known to this model: pneumothorax").
+        self.unknown_label = QLabel()
+        self.unknown_label.setObjectName("unknownWords")
+        self.unknown_label.setToolTip(
+            "The search model's vocabulary has no entry for these words (it would read them letter by letter), and no "
+            "caption in this library contains them, so they cannot help the search."
+        )
+        self.unknown_label.hide()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(self.chip)
         layout.addWidget(self.field, 1)
+        layout.addWidget(self.unknown_label)
 
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self.query_changed)
@@ -90,6 +107,11 @@ class SearchBarWidget(QFrame):
     @property
     def text(self) -> str:
         return self.field.text()
+
+    def set_unknown_words(self, text: str) -> None:
+        """Show (or, with "", hide) the note on words the model does not know."""
+        self.unknown_label.setText(text)
+        self.unknown_label.setVisible(bool(text))
 
     def submit_now(self) -> None:
         self._debounce.stop()

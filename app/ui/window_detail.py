@@ -3,12 +3,16 @@ from its image. A mixin of `MainWindow` (like `ImageDropMixin`), split off along
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, QModelIndex, Qt
 
+from app.ui.describe_view import DescribeDialog
 from app.ui.figure_viewer import FigureViewerWindow
 from app.ui.pane_layout import plan_panes
 from app.ui.results_model import RESULT_ROLE
 from app.ui.results_view import CARD_WIDTH
+from engine.types import ScoreScale
 
 
 class WindowDetailMixin:
@@ -18,10 +22,29 @@ class WindowDetailMixin:
         result = index.data(RESULT_ROLE) if index.isValid() else None
         if result is None:
             return
-        self.detail.show_result(result, self.search_bar.text)
+        self._show_detail(result, scale=self.results_model.scale)
+
+    def _show_detail(self, result, *, scale: ScoreScale | None) -> None:
+        """Show a figure in the detail pane (`scale`: it is one of the results, shown on that scale; None: a figure
+        opened from elsewhere, e.g. the Describe view, shown without a score)."""
+        self.detail.show_result(result, self.search_bar.text, scale)
         if not self.detail.isVisible():
             self.detail.show()
             self.fit_panes()
+
+    def describe(self, image, label: str) -> None:
+        """Open the Describe view for a figure id, an image file or a pasted image; the captions come later."""
+        if self.describe_dialog is None:
+            self.describe_dialog = DescribeDialog(self.thumbnails, self)
+            self.describe_dialog.figure_requested.connect(self.controller.fetch_figure)
+        self.describe_dialog.show_loading(html.escape(label))
+        self.describe_dialog.show()
+        self.describe_dialog.raise_()
+        self.controller.describe(image, label)
+
+    def _on_captions(self, label: str, matches) -> None:
+        if self.describe_dialog is not None:
+            self.describe_dialog.show_matches(html.escape(label), matches)
 
     def close_detail(self) -> None:
         if self.detail.isVisible():

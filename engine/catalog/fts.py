@@ -48,23 +48,57 @@ def rebuild(conn: Connection) -> None:
 
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_PHRASE = re.compile(r'"([^"]*)"')
 
-# Words in nearly every caption: matching them ranks nothing and makes SQLite score most of the table.
+# Words that carry no search meaning: function words, and words found in nearly every figure caption. Matching them
+# ranks nothing, lets unrelated captions count as keyword hits, and makes SQLite score most of the table.
 # fmt: off
 STOP_WORDS = frozenset((
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into", "is", "it", "its",
-    "of", "on", "or", "that", "the", "their", "this", "to", "was", "were", "which", "with", "within", "without",
+    "a", "about", "above", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been",
+    "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "each", "either",
+    "etc", "for", "from", "had", "has", "have", "he", "her", "here", "his", "how", "i", "if", "in", "into", "is",
+    "it", "its", "may", "me", "more", "most", "my", "no", "nor", "not", "of", "on", "one", "only", "or", "other",
+    "our", "over", "per", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then",
+    "there", "these", "they", "this", "those", "through", "to", "under", "up", "upon", "very", "via", "was", "we",
+    "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "within", "without",
+    "would", "you", "your",
+    # in almost every figure caption
+    "fig", "figs", "figure", "figures", "image", "images", "panel", "panels", "shown", "shows", "showing",
 ))
 # fmt: on
 
 
+def _meaningful(word: str) -> bool:
+    """A word worth matching on its own: not a stop word, not a bare number, not a single character."""
+    return len(word) > 1 and not word.isdigit() and word not in STOP_WORDS
+
+
 def query_words(query_text: str) -> list[str]:
-    """The words of a user's query worth matching: lower-cased, in order, no repeats, no stop words."""
+    """The meaningful words of a user's query: lower-cased, in order, no repeats (see `_meaningful`)."""
     seen: dict[str, None] = {}
     for word in _WORD.findall(query_text.lower()):
-        if word not in STOP_WORDS:
+        if _meaningful(word):
             seen.setdefault(word, None)
     return list(seen)
+
+
+def ignored_words(query_text: str) -> list[str]:
+    """The query's words that `query_words` leaves out (stop words, bare numbers, single characters)."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(query_text.lower()):
+        if not _meaningful(word):
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def quoted_phrases(query_text: str) -> list[str]:
+    """Phrases the user put in double quotes, as lower-cased words joined by single spaces ("pleural effusion")."""
+    phrases: dict[str, None] = {}
+    for inner in _PHRASE.findall(query_text):
+        words = _WORD.findall(inner.lower())
+        if words:
+            phrases.setdefault(" ".join(words), None)
+    return list(phrases)
 
 
 def match_expression(words: list[str]) -> str | None:
@@ -72,6 +106,13 @@ def match_expression(words: list[str]) -> str | None:
     if not words:
         return None
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def phrase_expression(phrases: list[str]) -> str | None:
+    """An FTS5 MATCH string that finds captions containing every phrase, each as consecutive words."""
+    if not phrases:
+        return None
+    return " AND ".join('"' + p.replace('"', '""') + '"' for p in phrases)
 
 
 def matched_terms(words: list[str], caption: str | None, title: str | None = None) -> tuple[str, ...]:

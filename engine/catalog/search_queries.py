@@ -14,7 +14,7 @@ from sqlalchemy.sql import column, table
 
 from engine.catalog import fts
 from engine.catalog.chunks import chunked
-from engine.catalog.schema import Article, Figure
+from engine.catalog.schema import Article, Collection, Figure
 from engine.types import SearchFilters
 
 _fts = table(fts.TABLE, column("rowid"))
@@ -65,25 +65,68 @@ def _match(match: str) -> ColumnElement[bool]:
     return _fts_all.op("MATCH")(match)
 
 
-def keyword_hits(session: Session, match: str, limit: int, filters: SearchFilters | None) -> list[int]:
-    """Figure ids whose caption or article title match the FTS5 expression `match`, best BM25 first."""
+def keyword_hits(session: Session, match: str, limit: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
+    """(figure id, BM25 score) of the figures whose caption or article title match the FTS5 expression `match`,
+    best first. The score is FTS5's bm25() negated, so larger is better (FTS5 returns it negative)."""
     rank = func.bm25(_fts_all)
     if is_unfiltered(filters):
         # Without filters the FTS table alone answers: no join per match before the sort.
-        query = select(_fts.c.rowid).where(_match(match)).order_by(rank).limit(limit)
-        return list(session.scalars(query))
-    query = (
-        _with_articles(select(Figure.id).select_from(_fts).join(Figure, Figure.id == _fts.c.rowid))
-        .where(_match(match), filter_condition(filters))
-        .order_by(rank)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
+        query = select(_fts.c.rowid, rank).where(_match(match)).order_by(rank).limit(limit)
+    else:
+        query = (
+            _with_articles(select(Figure.id, rank).select_from(_fts).join(Figure, Figure.id == _fts.c.rowid))
+            .where(_match(match), filter_condition(filters))
+            .order_by(rank)
+            .limit(limit)
+        )
+    return [(int(figure_id), -float(score)) for figure_id, score in session.execute(query)]
 
 
 def keyword_match_count(session: Session, match: str) -> int:
     """How many figures the FTS5 expression matches."""
     return int(session.scalar(select(func.count()).select_from(_fts).where(_match(match))) or 0)
+
+
+def keyword_row_count(session: Session) -> int:
+    """How many rows the full-text table holds (the N of BM25's inverse document frequency)."""
+    return int(session.scalar(select(func.count()).select_from(_fts)) or 0)
+
+
+def phrase_matches(session: Session, match: str) -> set[int]:
+    """Ids of every figure whose caption or title matches the FTS5 expression (quoted phrases: can be many)."""
+    return set(session.scalars(select(_fts.c.rowid).where(_match(match))))
+
+
+def content_of(session: Session, figure_ids: Sequence[int]) -> dict[int, str]:
+    """The content hash (SHA-256 of the image bytes) of each figure: equal hashes are the same image."""
+    found: dict[int, str] = {}
+    for part in chunked(list(figure_ids)):
+        query = select(Figure.id, Figure.content_sha256).where(Figure.id.in_(part))
+        found.update((figure_id, sha) for figure_id, sha in session.execute(query))
+    return found
+
+
+def figures_with_content(session: Session, shas: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(figure id, content hash, collection name) of every figure holding one of these images, by figure id."""
+    rows: list[tuple[int, str, str]] = []
+    for part in chunked(list(dict.fromkeys(shas))):
+        query = (
+            select(Figure.id, Figure.content_sha256, Collection.name)
+            .join(Collection, Collection.id == Figure.collection_id)
+            .where(Figure.content_sha256.in_(part))
+        )
+        rows.extend((i, sha, name) for i, sha, name in session.execute(query))
+    return sorted(rows)
+
+
+def sample_figure_ids(session: Session, size: int) -> list[int]:
+    """A fixed pseudo-random sample of about `size` figure ids: the same library gives the same sample, and a
+    growing library keeps most of it. (Multiplicative hashing of the id, Knuth's constant, no sort.)"""
+    total = int(session.scalar(select(func.count()).select_from(Figure)) or 0)
+    if total <= size:
+        return list(session.scalars(select(Figure.id)))
+    cut = int((1 << 32) * size / total)
+    return list(session.scalars(select(Figure.id).where((Figure.id * 2654435761) % (1 << 32) < cut)))
 
 
 def years_of(session: Session, figure_ids: Sequence[int]) -> dict[int, int | None]:

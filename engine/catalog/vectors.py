@@ -111,3 +111,22 @@ def figures_sharing(session: Session, shas: list[str]) -> dict[str, list[int]]:
         for figure_id, sha in session.execute(_SHARING, {"shas": list(part)}):
             out.setdefault(sha, []).append(figure_id)
     return {sha: sorted(ids) for sha, ids in out.items()}
+
+
+def figure_vectors_with_content(
+    sessions: sessionmaker[Session], dim: int, figure_ids: list[int]
+) -> tuple[list[int], list[str], np.ndarray]:
+    """(ids, content hashes, vectors float32 [n, dim]) of the given figures, in one query per chunk of ids: what
+    ranking needs to score candidates and to show each image once. Unusable or quarantined vectors are left out."""
+    ids: list[int] = []
+    shas: list[str] = []
+    vectors: list[np.ndarray] = []
+    with sessions() as session:
+        for part in chunked(figure_ids):
+            for figure_id, sha, blob in session.execute(_BY_IDS, {"ids": [int(i) for i in part]}):
+                vector, _problem = vector_problem(blob, dim)
+                if vector is not None:
+                    ids.append(figure_id)
+                    shas.append(sha)
+                    vectors.append(vector)
+    return ids, shas, (np.stack(vectors) if vectors else np.zeros((0, dim), np.float32))

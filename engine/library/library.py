@@ -42,13 +42,17 @@ from engine.library.ingest import IngestJob, SourceSpec, collect_garbage, run_in
 from engine.library.live_index import LiveIndex
 from engine.library.lock import LibraryLock
 from engine.library.query_checks import checked_query
+from engine.library.query_plan import QueryContext, is_blank, plan
+from engine.library.relabel import relabel_if_stale
 from engine.library.upkeep import build_catalog_atomically, clear_leftovers, library_facts, remove_catalog_files
 from engine.library.vector_repair import ReencodeReport, reencode_quarantined
 from engine.paths import CATALOG_FILE, is_library
 from engine.prompt_vectors import CachedPromptEncoder
-from engine.search import Searcher, build_query_vector, keyword_text
+from engine.search import Searcher, build_query_vector
+from engine.search.background import NULL_PROMPTS
 from engine.search.captions import captions_for_vector
 from engine.search.results import load_figures, to_result
+from engine.search.verdict import TEXT_SCALE, QueryFacts, verdict
 from engine.text import clean_text, path_from_text, path_to_text
 from engine.types import (
     CaptionMatch,
@@ -58,6 +62,7 @@ from engine.types import (
     IngestProgress,
     IngestReport,
     LibraryInfo,
+    MatchLevel,
     ModelSpec,
     QueryTerm,
     SearchFilters,
@@ -169,6 +174,7 @@ class Library:
         self.model_spec, self.model_id, self.dim = facts.spec, facts.model_id, facts.dim
         self.encoder: Encoder | None = None
         self._classifier: Any = None
+        self._nulls: np.ndarray | None = None
         self._write_lock = threading.RLock()
         self._closed = False
         self._index = LiveIndex(
@@ -258,6 +264,9 @@ class Library:
             )
         self.encoder = encoder
         self._classifier = None
+        self._nulls = None
+        if not self.read_only:
+            relabel_if_stale(self._sessions, self._write_lock, self.modality_classifier(), self.dim)
 
     def _require_encoder(self) -> Encoder:
         if self.encoder is None:
@@ -267,12 +276,12 @@ class Library:
     def modality_classifier(self):
         """The zero-shot modality classifier of this library's model (prompt vectors cached in the catalog)."""
         if self._classifier is None:
-            from engine.modality import ModalityClassifier
+            from engine.modality import classifier_for
 
-            encode = CachedPromptEncoder(
-                self._require_encoder().encode_texts, _CatalogMeta(self), self.dim, writable=not self.read_only
-            )
-            self._classifier = ModalityClassifier(encode)
+            encoder = self._require_encoder()
+            store = _CatalogMeta(self)
+            encode = CachedPromptEncoder(encoder.encode_texts, store, self.dim, writable=not self.read_only)
+            self._classifier = classifier_for(encoder, encode)
         return self._classifier
 
     # ------------------------------------------------------------------ collections
@@ -392,27 +401,32 @@ class Library:
             return session.scalar(select(func.count()).select_from(QuarantinedVector)) or 0
 
     # ------------------------------------------------------------------ search
-    def _query_vector(self, terms: tuple[QueryTerm, ...]) -> np.ndarray:
-        """Encode text and image terms with the model; figure terms use their stored vectors (no re-encoding)."""
+    def _query_context(self) -> QueryContext:
         from engine.imaging import open_image
 
-        stored = {t.figure_id: self.stored_vector(t.figure_id) for t in terms if t.figure_id is not None}
-        return build_query_vector(self.encoder, terms, open_image, stored)
+        return QueryContext(
+            sessions=self._sessions,
+            encoder=self.encoder,
+            stored_vector=self.stored_vector,
+            null_vectors=self._null_vectors,
+            open_image=open_image,
+        )
+
+    def _null_vectors(self) -> np.ndarray:
+        """The null prompts' vectors (engine.search.background), encoded once per library and kept in its catalog."""
+        if self._nulls is None:
+            encode = CachedPromptEncoder(
+                self._require_encoder().encode_texts, _CatalogMeta(self), self.dim, writable=not self.read_only
+            )
+            self._nulls = encode(list(NULL_PROMPTS))
+        return self._nulls
 
     def search(self, query: SearchQuery) -> SearchPage:
         query = checked_query(query)  # out-of-range numbers, NaN weights, undecodable text: UserInputError
-        vector = self._query_vector(query.terms)
-        return self._searcher.search(
-            vector,
-            keywords=keyword_text(query.terms),
-            filters=query.filters,
-            min_score=query.min_score,
-            sort=query.sort,
-            offset=query.offset,
-            limit=query.limit,
-            hybrid=query.hybrid,
-            exclude=tuple(t.figure_id for t in query.terms if t.figure_id is not None and t.weight > 0),
-        )
+        if is_blank(query.terms):
+            empty = verdict(TEXT_SCALE, None, 0, QueryFacts())
+            return SearchPage(results=(), total_candidates=0, offset=query.offset, elapsed_ms=0.0, verdict=empty)
+        return self._searcher.search(plan(self._query_context(), query))
 
     def stored_vector(self, figure_id: int) -> np.ndarray:
         with self._sessions() as session:
@@ -426,18 +440,23 @@ class Library:
         return blob_to_vector(blob, self.dim)
 
     def similar_to(self, figure_id: int, *, limit: int = 50, filters: SearchFilters | None = None) -> SearchPage:
-        """Figures that look like a figure already in the library (itself left out), from its stored vector."""
+        """Figures that look like a figure already in the library (it and its copies left out), from its stored
+        vector."""
         query = SearchQuery(
             terms=(QueryTerm(figure_id=figure_id),), filters=filters or SearchFilters(), limit=limit, hybrid=False
         )
         return self.search(query)
 
     def captions_for_image(self, image: Any, *, limit: int = 10) -> list[CaptionMatch]:
-        """Captions in the library that describe something like the image (see engine.search.captions)."""
+        """Captions in the library that describe something like the image — a PIL image, an image file, or the id of
+        a figure in the library (see engine.search.captions)."""
         encoder = self._require_encoder()
         term = QueryTerm(figure_id=image) if isinstance(image, int) else QueryTerm(image=image)
-        vector = self._query_vector((term,))
-        return captions_for_vector(self._sessions, self._searcher, encoder, vector, limit=limit)
+        context = self._query_context()
+        stored = {image: self.stored_vector(image)} if isinstance(image, int) else {}
+        vector = build_query_vector(encoder, (term,), context.open_image, stored)
+        background = self._searcher.text_background(self._null_vectors())
+        return captions_for_vector(self._sessions, self._searcher, encoder, vector, background, limit=limit)
 
     def browse(self, collection_id: int, *, offset: int = 0, limit: int = 200) -> SearchPage:
         """A collection's figures without a query, in reading order (article by article), one page at a time."""
@@ -447,8 +466,9 @@ class Library:
                 raise UserInputError(f"there is no collection {collection_id}")
             ids, total = queries.collection_figure_ids(session, collection_id, offset, limit)
             figures = load_figures(session, ids)
-            results = tuple(to_result(figures[i], 0.0, WhyMatched(similarity=0.0)) for i in ids if i in figures)
-        return SearchPage(results, total, offset, (time.perf_counter() - started) * 1000)
+            no_query = WhyMatched(similarity=0.0)  # browsing asks nothing: no score, no match level shown
+            results = tuple(to_result(figures[i], 0.0, no_query, MatchLevel.NONE, ()) for i in ids if i in figures)
+        return SearchPage(results, total, offset, (time.perf_counter() - started) * 1000, verdict=None)
 
     def figure(self, figure_id: int) -> SearchResult:
         result = self._searcher.figure(figure_id)

@@ -68,5 +68,5 @@ def checked_query(query: SearchQuery) -> SearchQuery:
     _int_in("the number of results", query.limit, 0, MAX_LIMIT)
     _int_in("the offset", query.offset, 0, MAX_OFFSET)
     if query.min_score is not None:
-        _finite("the minimum score", query.min_score, -1.0, 1.0)
+        _finite("the minimum score", query.min_score, -math.inf, math.inf)  # on the shown scale: any number
     return replace(query, terms=tuple(_term(t) for t in query.terms), filters=_filters(query.filters))

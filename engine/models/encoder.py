@@ -8,6 +8,7 @@ image files); `PMCClipEncoder` and `OpenClipEncoder` only say how one batch beco
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,21 @@ from engine.models.tokenizer import tokenize
 logger = logging.getLogger(__name__)
 
 DEFAULT_IMAGE_BATCH = {"cpu": 16, "cuda": 64, "mps": 32}
+
+
+CLIP_INITIAL_LOGIT_SCALE = math.log(1 / 0.07)  # CLIP's initial temperature; a model still at it never learned one
+
+
+def learned_logit_scale(model: torch.nn.Module) -> float | None:
+    """exp(logit_scale), the temperature the model learned for image-text softmaxes; None when it has none or it
+    is still at CLIP's initial value (PMC-CLIP's extracted weight files do not carry the learned one)."""
+    parameter = getattr(model, "logit_scale", None)
+    if not isinstance(parameter, torch.Tensor) or parameter.numel() != 1:
+        return None
+    value = float(parameter.detach().float().cpu())
+    if not math.isfinite(value) or abs(value - CLIP_INITIAL_LOGIT_SCALE) < 1e-6:
+        return None
+    return math.exp(value)
 
 
 class BatchedEncoder:
@@ -58,6 +74,7 @@ class BatchedEncoder:
         self.batch_size = batch_size or DEFAULT_IMAGE_BATCH.get(self._torch_device.type, 16)
         self._transform = transform
         self.model = model.to(self._torch_device).eval()
+        self.logit_scale = learned_logit_scale(self.model)
         # Exact up to float rounding, and faster: the encoder owns its model, which is never trained or saved.
         self.folded_batchnorms = fold_image_tower_batchnorm_(self.model)
         if channels_last:
@@ -151,6 +168,10 @@ class PMCClipEncoder(BatchedEncoder):
         ids = tokenize(self.tokenizer, texts, self.context_length).to(self._torch_device)
         return self.model.encode_text(ids)
 
+    def word_pieces(self, word: str) -> list[str]:
+        """How the tokenizer splits `word` (unknown pieces as "[UNK]"): see engine.search.vocabulary."""
+        return _wordpieces(self.tokenizer, word)
+
 
 class OpenClipEncoder(BatchedEncoder):
     """Any open_clip model (BiomedCLIP, OpenAI RN50, …) with open_clip's own tokenizer and transform."""
@@ -164,3 +185,13 @@ class OpenClipEncoder(BatchedEncoder):
 
     def _text_features(self, texts: list[str]) -> torch.Tensor:
         return self.model.encode_text(self.tokenizer(texts).to(self._torch_device))
+
+    def word_pieces(self, word: str) -> list[str] | None:
+        """WordPiece tokenizers (BiomedCLIP's PubMedBERT) can say; open_clip's byte-level BPE never loses a word."""
+        inner = getattr(self.tokenizer, "tokenizer", None)
+        return _wordpieces(inner, word) if hasattr(inner, "tokenize") and hasattr(inner, "unk_token") else None
+
+
+def _wordpieces(tokenizer: Any, word: str) -> list[str]:
+    unknown = tokenizer.unk_token
+    return ["[UNK]" if piece == unknown else piece for piece in tokenizer.tokenize(word)]

@@ -1,7 +1,7 @@
-"""Search over a library: query vectors from weighted text/image terms, filters, and hybrid ranking."""
+"""Search over a library: query vectors from weighted text/image terms, filters, backgrounds and one score."""
 
-from engine.search.hybrid import RRF_K, reciprocal_rank_fusion
+from engine.search.keywords import KeywordQuery
 from engine.search.query_vector import build_query_vector, keyword_text
-from engine.search.searcher import Searcher
+from engine.search.searcher import RankRequest, Searcher
 
-__all__ = ["RRF_K", "Searcher", "build_query_vector", "keyword_text", "reciprocal_rank_fusion"]
+__all__ = ["KeywordQuery", "RankRequest", "Searcher", "build_query_vector", "keyword_text"]

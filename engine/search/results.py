@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from engine.catalog import Article, Figure
 from engine.catalog.chunks import chunked
 from engine.text import path_from_text
-from engine.types import ArticleMeta, SearchResult, WhyMatched
+from engine.types import ArticleMeta, MatchLevel, SearchResult, WhyMatched
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ def load_figures(session: Session, ids: list[int]) -> dict[int, Figure]:
     return found
 
 
-def to_result(figure: Figure, score: float, why: WhyMatched) -> SearchResult:
+def to_result(
+    figure: Figure, score: float, why: WhyMatched, match: MatchLevel, collections: tuple[str, ...]
+) -> SearchResult:
     return SearchResult(
         figure_id=figure.id,
         score=float(score),
@@ -66,4 +68,6 @@ def to_result(figure: Figure, score: float, why: WhyMatched) -> SearchResult:
         modality_confidence=figure.modality_confidence,
         article=article_meta(figure.article),
         why=why,
+        match=match,
+        collections=collections or (figure.collection.name,),
     )

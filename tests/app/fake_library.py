@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image
 
 from engine.errors import LibraryLockedError
+from engine.search.verdict import CLOSEST_WHEN_NONE, QueryFacts, Scale, verdict
 from engine.types import (
     ArticleMeta,
     CaptionMatch,
@@ -23,8 +25,10 @@ from engine.types import (
     IngestProgress,
     IngestReport,
     LibraryInfo,
+    MatchLevel,
     ModelSpec,
     QueryTerm,
+    ScoreScale,
     SearchFilters,
     SearchPage,
     SearchQuery,
@@ -32,6 +36,10 @@ from engine.types import (
     SourceProblem,
     WhyMatched,
 )
+
+FAKE_TEXT_SCALE = Scale(ScoreScale.STRENGTH, strong=1.0, weak=0.5, keyword_gate=0.0, keyword_weight=0.0)
+FAKE_IMAGE_SCALE = Scale(ScoreScale.CLOSENESS, strong=90.0, weak=60.0, keyword_gate=0.0, keyword_weight=0.0,
+                         near_identical=99.5)
 
 CAPTIONS = [
     "Axial CT of the chest showing a right pneumothorax with a chest tube.",
@@ -65,7 +73,9 @@ class FakeLibrary:
         self.read_only = read_only
         self.batch_delay, self.batches = batch_delay, batches
         self.queries: list[SearchQuery] = []
+        self.unknown_words: set[str] = {"pneumothorax"}  # words this fake "model" cannot read
         self.ingest_calls: list[int] = []
+        self.described: list = []  # what captions_for_image was asked about
         self._lock = threading.Lock()
         self._collections: dict[int, CollectionInfo] = {}
         self._figures: list[tuple[int, SearchResult]] = []
@@ -85,7 +95,7 @@ class FakeLibrary:
             result = SearchResult(
                 figure_id=len(self._figures) + 1, score=0.0, image_path=path, caption=CAPTIONS[i % len(CAPTIONS)],
                 label=f"Figure {i + 1}", collection=collection.name, modality=None, modality_confidence=None,
-                article=article, why=WhyMatched(similarity=0.0),
+                article=article, why=WhyMatched(similarity=0.0), collections=(collection.name,),
             )
             self._figures.append((collection_id, result))
         self._set_collection(collection_id)
@@ -163,31 +173,49 @@ class FakeLibrary:
                             seconds=time.monotonic() - started)
 
     def search(self, query: SearchQuery) -> SearchPage:
+        """Text: the share of the query's words in the caption (1 = strong, 0.5 = weak, 0 = none); an image adds 0.5.
+        Like the engine: one order by the score shown, the verdict on the page, the 3 closest when none matches."""
         self.queries.append(query)
         words = [w.lower() for t in query.terms if t.text for w in t.text.split()]
         image_term = next((t.image or t.figure_id for t in query.terms if t.image is not None or t.figure_id), None)
         exclude = {t.figure_id for t in query.terms if t.figure_id is not None}
+        scale = FAKE_IMAGE_SCALE if image_term is not None else FAKE_TEXT_SCALE
         results = []
         for _, r in list(self._figures):
             if r.figure_id in exclude:
                 continue
             score = sum(w in (r.caption or "").lower() for w in words) / max(len(words), 1) if words else 0.0
             if image_term is not None:
-                score += 0.5  # every figure "looks like" the query image a little
-            if score > 0 and (query.min_score is None or score >= query.min_score):
-                results.append(SearchResult(**{**r.__dict__, "score": score, "why": WhyMatched(similarity=score)}))
-        results.sort(key=lambda r: -r.score)
-        return SearchPage(tuple(results[: query.limit]), len(results), 0, 1.0)
+                score = 70.0 + 30.0 * score  # every figure "looks like" the query image a little (weak)
+            matched = tuple(w for w in words if w in (r.caption or "").lower())
+            why = WhyMatched(similarity=score / 100 if image_term is not None else score, vector_score=score,
+                             matched_terms=matched)
+            results.append(replace(r, score=score, why=why, match=scale.level(score)))
+        results.sort(key=lambda r: (-r.score, r.figure_id))
+        best = results[0].score if results else None
+        if query.min_score is not None:
+            results = [r for r in results if r.score >= query.min_score]
+        else:
+            results = [r for r in results if r.match is not MatchLevel.NONE] or results[:CLOSEST_WHEN_NONE]
+        facts = QueryFacts(text=" ".join(t.text for t in query.terms if t.text), image=image_term is not None,
+                           unknown_words=tuple(w for w in words if w in self.unknown_words))
+        page_verdict = verdict(scale, best, len(results), facts)
+        return SearchPage(tuple(results[: query.limit]), len(results), 0, 1.0, page_verdict)
 
     def similar_to(self, figure_id: int, *, limit: int = 50, filters: SearchFilters | None = None) -> SearchPage:
         return self.search(SearchQuery(terms=(QueryTerm(figure_id=figure_id),), limit=limit))
 
     def captions_for_image(self, image, *, limit: int = 10) -> list[CaptionMatch]:
-        return [CaptionMatch(r.figure_id, r.caption, 0.5, r.article) for _, r in self._figures[:limit] if r.caption]
+        self.described.append(image)
+        return [
+            CaptionMatch(r.figure_id, r.caption, 3.0 - 0.1 * n, r.article, 0.5, r.image_path, r.label)
+            for n, (_, r) in enumerate(self._figures[:limit])
+            if r.caption
+        ]
 
     def browse(self, collection_id: int, *, offset: int = 0, limit: int = 200) -> SearchPage:
         mine = [r for c, r in list(self._figures) if c == collection_id]
-        return SearchPage(tuple(mine[offset:offset + limit]), len(mine), offset, 1.0)
+        return SearchPage(tuple(mine[offset:offset + limit]), len(mine), offset, 1.0, verdict=None)
 
     def figure(self, figure_id: int) -> SearchResult:
         return next(r for _, r in self._figures if r.figure_id == figure_id)

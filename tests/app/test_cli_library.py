@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from app.cli import main
+from engine.modality import MIN_CONFIDENCE
 from tests.fakes import FakeEncoder, solid_image
 
 
@@ -67,12 +68,16 @@ def test_index_query_info_end_to_end(tmp_path, folder, fake_model, capsys):
 
     assert fake_model(["--library", lib, "query", "red", "-k", "2", "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    results = [json.loads(line) for line in lines]
+    verdict, *results = [json.loads(line) for line in lines]
+    assert verdict["verdict"] == "strong" and verdict["scale"] == "strength" and verdict["message"]
+    assert verdict["best_score"] == results[0]["score"] and verdict["total"] >= 2
     assert len(results) == 2
     assert {r["path"].rsplit("/", 1)[1] for r in results} == {"red0.png", "red1.png"}
     first = results[0]
-    assert set(first) >= {"id", "score", "path", "caption", "article", "why"}
+    assert set(first) >= {"id", "score", "match", "collections", "path", "caption", "article", "why"}
     assert first["why"]["matched_terms"] == ["red"] and first["why"]["similarity"] > 0.9
+    assert first["match"] == "strong" and first["collections"] == ["images"]
+    assert first["score"] == pytest.approx(first["why"]["vector_score"] + first["why"]["keyword_bonus"], abs=1e-5)
     assert first["caption"].startswith("A red figure") and first["rank"] == 1
 
     query_image = tmp_path / "q.png"
@@ -100,7 +105,11 @@ def test_bad_input_exits_2(tmp_path, folder, fake_model, capsys):
     assert fake_model(["--library", lib, "index", str(tmp_path / "missing"), "--model", "fake"]) == 2
     assert fake_model(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
     assert fake_model(["--library", lib, "index", str(folder), "--model", "pmc-clip"]) == 2  # model is fixed
+    capsys.readouterr()
     assert fake_model(["--library", lib, "query"]) == 2  # nothing to search for
+    assert fake_model(["--library", lib, "query", "", "--json"]) == 0  # an empty text: answered, not refused
+    (verdict,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert verdict["verdict"] == "none" and verdict["total"] == 0 and "empty" in verdict["message"]
     assert fake_model(["--library", lib, "query", "--image", str(tmp_path / "nope.png")]) == 2
     assert fake_model(["--library", lib, "query", "red", "--collection", "no-such"]) == 2
 
@@ -110,12 +119,21 @@ def test_query_filters_and_paging(tmp_path, folder, fake_model, capsys):
     assert fake_model(["--library", lib, "index", str(folder), "--model", "fake", "-q"]) == 0
     capsys.readouterr()
     assert fake_model(["--library", lib, "query", "red", "-k", "1", "--offset", "1", "--json", "--no-keywords"]) == 0
-    (second,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    _, second = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert second["rank"] == 2 and "red" in second["path"]
-    assert fake_model(["--library", lib, "query", "red", "--json", "--min-score", "0.5"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert fake_model(["--library", lib, "query", "red", "--json", "--min-score", "-1000"]) == 0
+    verdict, *everything = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(everything) == 4 and verdict["total"] == 4  # a low minimum on the shown scale lists every figure
+    cut = (everything[1]["score"] + everything[2]["score"]) / 2
+    assert fake_model(["--library", lib, "query", "red", "--json", "--min-score", str(cut)]) == 0
+    _, *kept = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in kept] == [r["id"] for r in everything[:2]]
+    assert fake_model(["--library", lib, "query", "red", "--json", "--min-score", "999"]) == 0
+    (verdict,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert verdict["total"] == 0  # the minimum can empty the list
     assert fake_model(["--library", lib, "query", "red", "--json", "--year-min", "2000"]) == 0
-    assert capsys.readouterr().out.strip() == ""  # folder images have no year
+    (verdict,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # folder images have no year
+    assert verdict["total"] == 0 and verdict["best_score"] is None
 
 
 def test_real_tiny_model_end_to_end(tmp_path, folder, capsys):
@@ -130,9 +148,11 @@ def test_real_tiny_model_end_to_end(tmp_path, folder, capsys):
     assert main(["--library", lib, "index", str(folder), "--model", model, "--device", "cpu", "-q"]) == 0
     assert "4 added" in capsys.readouterr().out
     assert main(["--library", lib, "query", "chest x-ray", "-k", "3", "--json", "--device", "cpu"]) == 0
-    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(results) == 3 and all(-1.0 <= r["similarity"] <= 1.0 for r in results)
-    assert all(r["modality"] for r in results)  # labelled zero-shot with the library's own model
+    _, *results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(results) <= 3 and all(-1.0 <= r["similarity"] <= 1.0 for r in results)
+    # classified zero-shot with the library's own model: a label, or "unclassified" with its best probability
+    assert results and all(r["modality_confidence"] is not None for r in results)
+    assert all(r["modality"] is None or r["modality_confidence"] >= MIN_CONFIDENCE for r in results)
     assert main(["--library", lib, "info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["model"]["name"] == model and info["model_id"].startswith("local-dir:") and info["dim"] == 32

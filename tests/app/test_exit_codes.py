@@ -58,7 +58,7 @@ def _refused(capsys, *fragments: str) -> str:
         (["--term-weight", "nan", "--plus", "mri"], "between 0.0 and 100.0, not 'nan'"),
         (["-k", "-1"], "between 1 and 10000"),
         (["--offset", "-5"], "between 0 and 1000000"),
-        (["--min-score", "inf"], "between -1.0 and 1.0, not 'inf'"),
+        (["--min-score", "inf"], "between -1000.0 and 1000.0, not 'inf'"),
     ],
 )
 def test_out_of_range_query_options_exit_2(library, cli, capsys, argv, said):
@@ -70,7 +70,8 @@ def test_out_of_range_query_options_exit_2(library, cli, capsys, argv, said):
 def test_a_query_with_undecodable_bytes_is_searched(library, cli, capsys):
     capsys.readouterr()
     assert cli(["--library", str(library), "query", os.fsdecode(b"red \xff\xfe"), "--json"]) == 0
-    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    verdict, *results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert verdict["verdict"] == "strong" and "red" in verdict["message"]  # the bytes became U+FFFD, "red" counts
     assert len(results) == 10 and results[0]["path"].rsplit("/", 1)[1].startswith("red")
 
 
@@ -116,7 +117,7 @@ def test_a_read_only_library_folder_refuses_index_and_answers_query(library, cli
     assert cli(["--library", str(view), "index", str(library.parent / "src"), "-q"]) == 2
     _refused(capsys, "read-only folder")
     assert cli(["--library", str(view), "query", "red", "-k", "3", "--json"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 3  # the verdict, then the results
 
 
 def test_damaged_and_unfinished_libraries_exit_2_with_the_way_out(library, cli, capsys, tmp_path):

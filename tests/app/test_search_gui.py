@@ -2,7 +2,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from app.ui.results_model import RESULT_ROLE
+from app.ui.describe_view import FIGURE_ROLE
+from app.ui.results_model import BADGE_ROLE, RESULT_ROLE
 
 pytestmark = pytest.mark.gui
 
@@ -13,7 +14,7 @@ def test_typing_a_query_fills_the_grid_after_the_debounce(make_window, qtbot):
     qtbot.keyClicks(window.search_field, "chest")
     assert window.results_model.rowCount() == 0  # debounced: nothing per keystroke
     qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=3000)
-    assert window.pages.currentWidget() is window.grid
+    assert window.pages.currentWidget() is window.results_page
     assert len(library.queries) == 1  # one search for five keystrokes
     assert library.queries[0].terms[0].text == "chest"
     captions = [window.results_model.result_at(r).caption for r in range(window.results_model.rowCount())]
@@ -32,12 +33,38 @@ def test_enter_searches_at_once_and_esc_clears(make_window, qtbot):
     assert "Search 12 figures" in window.message.text()
 
 
-def test_no_match_says_so(make_window, qtbot):
+def test_no_clear_match_says_so_in_one_sentence_and_shows_only_the_closest_few(make_window, qtbot):
     window, _ = make_window()
     window.search_field.setText("xylophone")
     window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: "No clear match" in window.results_page.verdict_text, timeout=3000)
+    assert window.pages.currentWidget() is window.results_page
+    assert window.results_page.verdict_text.count(".") == 1  # one sentence
+    rows = window.results_model.rowCount()
+    assert 0 < rows <= 3  # "closest, but weak", not a grid of every figure
+    badges = [window.results_model.data(window.results_model.index(r), BADGE_ROLE) for r in range(rows)]
+    assert all(b.startswith("Closest, but weak") for b in badges)
+
+
+def test_a_minimum_above_every_score_empties_the_list(make_window, qtbot):
+    window, _ = make_window()
+    window.search_field.setText("chest")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=3000)
+    window.filters.threshold.setValue(window.filters.threshold.maximum())
     qtbot.waitUntil(lambda: "No figures match" in window.message.text(), timeout=3000)
     assert window.pages.currentWidget() is window.message
+
+
+def test_unknown_words_are_named_in_the_search_bar(make_window, qtbot):
+    window, _ = make_window()
+    window.search_field.setText("chest pneumothorax")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: window.search_bar.unknown_label.isVisible(), timeout=3000)
+    assert window.search_bar.unknown_label.text() == "Not known to this model: pneumothorax"
+    window.search_field.setText("chest")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: not window.search_bar.unknown_label.isVisible(), timeout=3000)
 
 
 def test_stale_results_are_dropped(make_window, qtbot):
@@ -75,6 +102,8 @@ def test_keyboard_enter_opens_detail_with_highlight_links_and_licence(make_windo
     assert f'href="https://pmc.ncbi.nlm.nih.gov/articles/{result.article.pmcid}/"' in pmcid_html
     assert "doi.org/10.1000/demo" in window.detail._meta_labels["DOI"].text()
     assert "CC BY 4.0" in window.detail._meta_labels["Licence"].text()
+    match_html = window.detail._meta_labels["Match"].text()
+    assert "match strength" in match_html and "similarity" in match_html and "background" not in match_html
     qtbot.waitUntil(lambda: window.detail.image_label.pixmap() is not None
                     and not window.detail.image_label.pixmap().isNull(), timeout=3000)
 
@@ -128,12 +157,34 @@ def test_filters_and_threshold_reach_the_query(make_window, qtbot):
     window.filters.journal.setCurrentIndex(window.filters.journal.findData("J Pathol"))
     window.filters.year_min.setValue(2012)
     window.filters.threshold.setValue(30)
+    assert window.filters.threshold_label.text() == "3.0"
     window.filters.sort.setCurrentIndex(window.filters.sort.findData("year_desc"))
     qtbot.waitUntil(lambda: library.queries[-1].sort == "year_desc" and not window.controller._search_running,
                     timeout=3000)
     query = library.queries[-1]
     assert query.filters.journals == ("J Pathol",) and query.filters.year_min == 2012
-    assert query.min_score == pytest.approx(0.30)
+    assert query.min_score == pytest.approx(3.0)  # match strength: the scale text results are shown on
+
+
+def test_the_minimum_follows_the_scale_of_the_query(make_window, qtbot, tmp_path):
+    from app.controller import QueryImage
+    from tests.app.fake_library import make_figures
+
+    window, opener = make_window()
+    library = opener.opened[0]
+    window.filters.threshold.setValue(25)
+    window.search_field.setText("chest")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: bool(library.queries) and library.queries[-1].min_score == pytest.approx(2.5), timeout=3000)
+    (image,) = make_figures(tmp_path / "query", 1)
+    window.set_query_image(QueryImage(label="query.png", path=image))
+    assert window.filters.threshold.maximum() == 100 and window.filters.threshold.value() == 0
+    window.filters.threshold.setValue(90)
+    qtbot.waitUntil(lambda: library.queries[-1].min_score == pytest.approx(90.0), timeout=3000)
+    assert window.filters.threshold_label.text() == "90"
+    window.search_bar.clear_image()
+    qtbot.waitUntil(lambda: library.queries[-1].min_score == pytest.approx(2.5), timeout=3000)
+    assert window.filters.threshold.value() == 25  # each scale keeps its own minimum
 
 
 def test_thumbnails_are_cached_on_disk(make_window, qtbot, isolated_home):
@@ -147,3 +198,37 @@ def test_thumbnails_are_cached_on_disk(make_window, qtbot, isolated_home):
                                 for r in range(window.results_model.rowCount())), timeout=5000)
     cached = list((isolated_home / "data" / "thumbnails").glob("*.png"))
     assert len(cached) >= window.results_model.rowCount()
+
+
+def test_describe_lists_captions_with_their_figures_for_a_selected_figure_and_for_the_query_image(
+    make_window, qtbot, tmp_path
+):
+    from app.controller import QueryImage
+    from tests.app.fake_library import make_figures
+
+    window, opener = make_window()
+    library = opener.opened[0]
+    window.search_field.setText("chest")
+    window.search_bar.submit_now()
+    qtbot.waitUntil(lambda: window.results_model.rowCount() > 0, timeout=3000)
+    window.open_detail()
+    selected = window.detail.result
+    with qtbot.waitSignal(window.controller.captions_ready, timeout=3000):
+        window.detail.describe_button.click()
+    dialog = window.describe_dialog
+    assert dialog.isVisible() and library.described == [selected.figure_id]  # by id: no re-encoding
+    rows = dialog.rows()
+    assert rows and rows[0].startswith("Strong 3.0") and library.figure(1).caption in rows[0]
+    assert dialog.captions.item(0).data(FIGURE_ROLE) == 1
+    qtbot.waitUntil(lambda: not dialog.captions.item(0).icon().isNull(), timeout=5000)  # with its figure
+    with qtbot.waitSignal(window.controller.figure_ready, timeout=3000):
+        dialog.captions.itemActivated.emit(dialog.captions.item(1))
+    assert window.detail.result.figure_id == 2  # opening a row shows that figure
+
+    (dropped,) = make_figures(tmp_path / "dropped", 1)
+    window.set_query_image(QueryImage(label="dropped.png", path=dropped))
+    assert window.search_bar.chip.describe_button.isVisible()
+    with qtbot.waitSignal(window.controller.captions_ready, timeout=3000):
+        window.search_bar.chip.describe_button.click()
+    assert library.described[-1] == dropped and "dropped.png" in dialog.heading.text()
+    dialog.close()

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from app.citation import attribution, bibtex_key, to_bibtex, to_ris
 from app.controller import QueryImage, RequestTracker, SearchState, describe_progress, format_eta
-from app.highlight import highlight_caption, query_words
+from app.highlight import highlight_caption
 from engine.types import ArticleMeta, SearchFilters, SearchResult, WhyMatched
 
 
@@ -43,7 +43,6 @@ def test_caption_highlight_escapes_html_and_marks_word_prefixes():
     out = highlight_caption("Fractures <b>of</b> the rib; CT shows fracture.", ["fracture", "ct"])
     assert "<b>of</b>" not in out and "&lt;b&gt;" in out
     assert out.count("background-color") == 3  # Fractures, CT, fracture
-    assert query_words("the CT of a chest, CT") == ["ct", "chest"]
 
 
 def test_ris_bibtex_and_attribution_carry_identifiers_and_licence():

@@ -135,7 +135,7 @@ def test_fts_follows_caption_and_title_changes_and_cascade_deletes(tmp_path):
 @pytest.mark.parametrize(
     ("hostile", "words"),
     [
-        ('tumour" OR "x', ["tumour", "x"]),
+        ('tumour" OR "xray', ["tumour", "xray"]),
         ("NEAR(lung nodule)", ["near", "lung", "nodule"]),
         ("effusion*", ["effusion"]),
         ("caption:secret", ["caption", "secret"]),
@@ -158,6 +158,15 @@ def test_user_text_is_never_fts_syntax(tmp_path, hostile, words):
         ).scalars().all()
     assert found == [1]  # no syntax error, and a real word of the query matched
     engine.dispose()
+
+
+def test_query_words_keep_only_meaningful_terms_and_quoted_phrases_are_found():
+    text = 'Gel with 6 lanes, "lane 1" and the X-ray of fig 2'
+    assert fts.query_words(text) == ["gel", "lanes", "lane", "ray"]  # no stop words, bare digits or single letters
+    assert fts.ignored_words(text) == ["with", "6", "1", "and", "the", "x", "of", "fig", "2"]
+    assert fts.quoted_phrases(text) == ["lane 1"]
+    assert fts.quoted_phrases('an "unclosed phrase') == [] and fts.quoted_phrases('""') == []
+    assert fts.phrase_expression(["lane 1", 'a"b']) == '"lane 1" AND "a""b"'
 
 
 def test_matched_terms_finds_plural_forms_and_titles():

@@ -34,11 +34,11 @@ def new_library(path: Path, encoder: FakeEncoder | None = None) -> Library:
 
 
 def index_consistent_with_catalog(library: Library) -> bool:
-    figure_ids = sorted(r.figure_id for r in _all_results(library))
+    figure_ids = sorted(r.figure_id for r in all_figures(library))
     return figure_ids == sorted(library._index.current().ids().tolist())
 
 
-def _all_results(library: Library):
+def all_figures(library: Library):
     from sqlalchemy import select
 
     from engine.catalog import Figure

@@ -56,11 +56,11 @@ def test_pmc_package_ingests_article_metadata_and_reports_missing_graphics(tmp_p
         assert report.added == 1 and report.failed >= 1
         assert any("missing" in p.message or "missing" in p.path for p in report.problems)
         page = library.search(
-            SearchQuery((QueryTerm("effusion"),), filters=SearchFilters(pmcids=("PMC123456",)), limit=5)
+            SearchQuery((QueryTerm("red effusion"),), filters=SearchFilters(pmcids=("PMC123456",)), limit=5)
         )
         (result,) = page.results
         assert result.label == "Figure 1" and "red effusion" in result.caption
-        assert result.why.matched_terms == ("effusion",)
+        assert result.why.matched_terms == ("red", "effusion")  # a red image: its caption words count
         article = result.article
         assert (article.pmcid, article.pmid, article.doi) == ("PMC123456", "31234567", "10.1000/example.1")
         assert (article.journal, article.year) == ("Radiology Cases", 2019)

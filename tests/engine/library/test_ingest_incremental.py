@@ -6,13 +6,19 @@ import os
 import shutil
 
 from engine.types import QueryTerm, SearchQuery
-from tests.engine.library.helpers import drain, index_consistent_with_catalog, new_library, write_images
+from tests.engine.library.helpers import (
+    all_figures,
+    drain,
+    index_consistent_with_catalog,
+    new_library,
+    write_images,
+)
 from tests.fakes import FakeEncoder, solid_image
 
 
 def _paths(library) -> set[str]:
-    page = library.search(SearchQuery((QueryTerm("figure"),), limit=1000, hybrid=False))
-    return {os.path.basename(str(r.image_path)) for r in page.results}
+    """Every figure file the catalog holds (search shows copies of one image once, so it is asked directly)."""
+    return {os.path.basename(str(r.image_path)) for r in all_figures(library)}
 
 
 def test_first_ingest_then_unchanged_rerun_encodes_nothing(tmp_path):
@@ -54,6 +60,8 @@ def test_renamed_duplicate_modified_and_removed_files(tmp_path):
         assert report.reused == 3  # renamed, b unchanged, b-copy
         assert report.removed == 2  # the old a.png key and d.png
         assert _paths(library) == {"renamed.png", "b.png", "b-copy.png", "c.png"}
+        green = library.search(SearchQuery((QueryTerm("green"),), limit=10, hybrid=False)).results
+        assert [r.image_path.name for r in green] == ["b.png"]  # one card for the two copies of one image
         yellow = library.search(SearchQuery((QueryTerm("yellow"),), limit=1, hybrid=False)).results[0]
         assert yellow.image_path.name == "c.png" and yellow.why.similarity > 0.9
         assert index_consistent_with_catalog(library)

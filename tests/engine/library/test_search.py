@@ -38,6 +38,8 @@ def _mixed_image() -> Image.Image:
 
 @pytest.fixture
 def known_library(tmp_path, monkeypatch):
+    # The fake encoder's modality labels mean nothing; labelling every figure gives the Modality filter work to do.
+    monkeypatch.setattr("engine.modality.MIN_CONFIDENCE", 0.0)
     folder = tmp_path / "figures"
     folder.mkdir()
     records = []
@@ -65,7 +67,7 @@ def known_library(tmp_path, monkeypatch):
 
 
 def _everything(library):
-    return library.search(SearchQuery((QueryTerm("x"),), limit=100, hybrid=False)).results
+    return library.search(SearchQuery((QueryTerm("x"),), limit=100, hybrid=False, min_score=-1e9)).results
 
 
 def _keys(page, ids) -> list[str]:
@@ -81,37 +83,53 @@ def test_text_query_finds_the_right_colour(known_library):
     assert page.results[0].article is not None and page.results[0].collection == "figures"
 
 
-def test_hybrid_ranking_fuses_caption_keywords(known_library):
+def test_keywords_lift_only_figures_whose_vectors_already_match(known_library):
     library, ids = known_library
     vector_only = library.search(SearchQuery((QueryTerm("red marker"),), limit=3, hybrid=False))
     assert "f3" not in _keys(vector_only, ids)  # f3 is a blue image: the vectors alone miss it
-    hybrid = library.search(SearchQuery((QueryTerm("red marker"),), limit=3))
+    hybrid = library.search(SearchQuery((QueryTerm("red marker"),), limit=10))
     keys = _keys(hybrid, ids)
-    assert keys[0] == "f1"  # red image and 'red' in its caption: both lists agree
-    assert "f3" in keys  # its caption matches both words
-    f3 = next(r for r in hybrid.results if r.figure_id == ids["f3"])
-    assert f3.why.matched_terms == ("red", "marker") and f3.why.keyword_rank == 1
-    assert f3.why.similarity < 0.2
+    # f3's caption holds both words, but its image is blue: below the background, keywords cannot drag it in.
+    assert "f3" not in keys
+    assert keys[0] == "f1"  # red image and 'red' in its caption
     f1 = hybrid.results[0]
-    assert f1.why.matched_terms == ("red",) and f1.why.vector_rank in (1, 2)
-    assert f1.score == pytest.approx(1 / (60 + f1.why.vector_rank) + 1 / (60 + f1.why.keyword_rank))
+    assert f1.why.matched_terms == ("red",) and f1.why.vector_rank in (1, 2) and f1.why.keyword_bonus > 0
+    assert f1.score == pytest.approx(f1.why.vector_score + f1.why.keyword_bonus)
+    scores = [r.score for r in hybrid.results]
+    assert scores == sorted(scores, reverse=True)  # one order: the score shown
+    with_f3 = library.search(SearchQuery((QueryTerm("red marker"),), limit=10, min_score=-1e9))
+    f3 = next(r for r in with_f3.results if r.figure_id == ids["f3"])
+    assert f3.why.keyword_rank == 1 and f3.why.keyword_bonus == 0.0 and f3.why.matched_terms == ()
+    assert f3.score == pytest.approx(f3.why.vector_score) and f3.why.vector_score < 1.0
+
+
+def test_a_quoted_phrase_asks_for_keyword_matching(known_library):
+    library, ids = known_library
+    page = library.search(SearchQuery((QueryTerm('"red marker"'),), limit=10))
+    assert _keys(page, ids) == ["f3"]  # only its caption holds the phrase, and it is returned though its image is blue
+    assert page.results[0].why.keyword_bonus > 0 and page.verdict.level.value == "weak"
+    assert "caption" in page.verdict.message
+    assert library.search(SearchQuery((QueryTerm('"marker red"'),), limit=10)).results == ()
 
 
 def test_filters_year_journal_pmcid_modality_collection(known_library, tmp_path):
     library, ids = known_library
 
     def run(**filters) -> set[str]:
-        page = library.search(SearchQuery((QueryTerm("red"),), filters=SearchFilters(**filters), limit=50))
-        return set(_keys(page, ids))
+        query = SearchQuery((QueryTerm("red"),), filters=SearchFilters(**filters), limit=50, min_score=-1e9)
+        return set(_keys(library.search(query), ids))
 
     assert run(year_min=2012) == {"f2", "f3", "f4"}
     assert run(year_min=2012, year_max=2016) == {"f2"}
     assert run(journals=("Radiology",)) == {"f1", "f3", "f4"}
     assert run(pmcids=("3",)) == {"f3", "f4"}  # the prefix is optional
-    modality = library.figure(ids["f1"]).modality
-    assert modality is not None
+    labelled = [r for r in _everything(library) if r.modality is not None]
+    assert labelled, "some figure should carry a confident modality label"
+    modality = labelled[0].modality
     with_modality = run(modalities=(modality,))
-    assert "f1" in with_modality
+    assert labelled[0].figure_id in {ids.get(k) for k in with_modality} | {
+        r.figure_id for r in labelled if r.image_path.name == "mixed.png"
+    }
     assert all(library.figure(ids[k]).modality == modality for k in with_modality if k in ids)
     only_this = library.collections()[0].id
     assert len(run(collection_ids=(only_this,))) == 7
@@ -120,8 +138,15 @@ def test_filters_year_journal_pmcid_modality_collection(known_library, tmp_path)
 
 def test_min_score_sort_and_pagination(known_library):
     library, ids = known_library
-    strong = library.search(SearchQuery((QueryTerm("red"),), min_score=0.5, limit=50, hybrid=False))
+    everything = library.search(SearchQuery((QueryTerm("red"),), min_score=-1e9, limit=50, hybrid=False))
+    assert everything.total_candidates == 7
+    cut = (everything.results[2].score + everything.results[3].score) / 2  # between the red ones and the rest
+    strong = library.search(SearchQuery((QueryTerm("red"),), min_score=cut, limit=50, hybrid=False))
     assert set(_keys(strong, ids)) == {"f1", "f2", "mixed"} and strong.total_candidates == 3
+    assert all(r.score >= cut for r in strong.results)
+    above_all = library.search(SearchQuery((QueryTerm("red"),), min_score=everything.results[0].score + 2.5))
+    assert above_all.results == () and above_all.total_candidates == 0  # the minimum can empty the list
+    assert above_all.verdict.level.value == "strong"  # while the verdict still says what the library holds
     by_year = library.search(SearchQuery((QueryTerm("red"),), sort="year_desc", limit=50))
     years = [r.article.year if r.article else None for r in by_year.results]
     known = [y for y in years if y is not None]
@@ -195,17 +220,24 @@ def test_selective_filter_still_returns_k(tmp_path, monkeypatch, exact_limit):
     monkeypatch.setattr(engine.ingest, "estimate_count", lambda path, kind: len(records))
     with new_library(tmp_path / "lib", FakeEncoder()) as library:
         drain(library.ingest(library.add_collection(folder, kind="folder").id, batch_size=64))
-        page = library.search(SearchQuery((QueryTerm("red"),), filters=SearchFilters(year_max=2000), limit=5))
+        page = library.search(SearchQuery((QueryTerm("blue"),), filters=SearchFilters(year_max=2000), limit=5))
         assert len(page.results) == 5
         assert all(r.article.year == 1999 for r in page.results)
 
 
 def test_very_common_query_words_are_left_out_of_the_keyword_search(known_library, monkeypatch):
+    from engine.search import keywords
+    from engine.search.keywords import KeywordQuery
+
     library, ids = known_library
-    monkeypatch.setattr(searcher_module, "COMMON_WORD_MIN_MATCHES", 0)
-    monkeypatch.setattr(searcher_module, "COMMON_WORD_SHARE", 0.2)  # 'red' is in 2 of 7 captions, 'marker' in 1
-    hits = library._searcher.keyword_hits(["red", "marker"], 10, None)
-    assert hits == [ids["f3"]]
-    assert library._searcher.keyword_hits(["red", "chest"], 10, None) == [ids["f1"]]
-    monkeypatch.setattr(searcher_module, "COMMON_WORD_SHARE", 0.0)  # now every word is common
-    assert library._searcher.keyword_hits(["red", "marker"], 10, None) == [ids["f3"]]  # the rarest one is kept
+
+    def hits(*words):
+        with library._sessions() as session:
+            return list(keywords.gather(session, KeywordQuery(words=words), 10, None).ranks)
+
+    monkeypatch.setattr(keywords, "COMMON_WORD_MIN_MATCHES", 0)
+    monkeypatch.setattr(keywords, "COMMON_WORD_SHARE", 0.2)  # 'red' is in 2 of 7 captions, 'marker' in 1
+    assert hits("red", "marker") == [ids["f3"]]
+    assert hits("red", "chest") == [ids["f1"]]
+    monkeypatch.setattr(keywords, "COMMON_WORD_SHARE", 0.0)  # now every word is common
+    assert hits("red", "marker") == [ids["f3"]]  # the rarest one is kept
