@@ -4,6 +4,10 @@ Thread-safety: hnswlib searches may run concurrently, but add, delete, resize an
 anything. A readers-writer lock enforces that: `search`, `ids`, `save` are readers; `add`, `delete`, `tune_ef`
 and setting `ef` are writers. A resize therefore never moves memory under a running query.
 
+Reduced mode (`reduced_dim`, "ip" space only): the graph holds projections of the vectors onto the library's top
+`reduced_dim` directions and each query's `ef` candidates are re-ranked exactly with the full vectors, kept beside
+the graph (engine/index/reduced.py). Similarities are then exact inner products.
+
 Similarity: for the "ip" and "cosine" spaces hnswlib returns the distance 1 - <q, x>, so the similarity handed back
 is 1 - distance (the cosine similarity when vectors are L2-normalised, as the encoders guarantee). For "l2" it is
 the negated squared distance, so "bigger is better" still holds.
@@ -20,6 +24,7 @@ import numpy as np
 
 from engine.fileio import atomic_output
 from engine.index.exact import exact_top_k_blocks, recall_at_k
+from engine.index.reduced import FullVectors, fit_projection
 from engine.index.rwlock import ReadWriteLock
 from engine.index.stamp import IndexStamp, read_stamp, stamp_path, write_stamp
 
@@ -32,16 +37,29 @@ _FETCH_CHUNK = 8192  # stored vectors fetched per get_items call during exact sc
 
 class VectorIndex:
     def __init__(
-        self, dim: int, *, space: str = "ip", capacity: int = 1024, M: int = 16, ef_construction: int = 200
+        self,
+        dim: int,
+        *,
+        space: str = "ip",
+        capacity: int = 1024,
+        M: int = 16,
+        ef_construction: int = 200,
+        reduced_dim: int | None = None,
+        projection: np.ndarray | None = None,
     ) -> None:
         if space not in SPACES:
             raise ValueError(f"space must be one of {SPACES}, not {space!r}")
         if dim <= 0:
             raise ValueError(f"dim must be positive, not {dim}")
+        if reduced_dim is not None and (space != "ip" or not 0 < reduced_dim < dim):
+            raise ValueError(f"reduced_dim needs the ip space and 0 < reduced_dim < {dim}, not {reduced_dim}")
         self.dim = dim
         self.space = space
+        self.reduced_dim = reduced_dim
+        self._projection = None if projection is None else np.asarray(projection, dtype=np.float32)
+        self._full = FullVectors(dim, capacity) if reduced_dim else None
         self._lock = ReadWriteLock()
-        self._index = hnswlib.Index(space=space, dim=dim)
+        self._index = hnswlib.Index(space=space, dim=reduced_dim or dim)
         # allow_replace_deleted: later adds reuse the slots of deleted ids, so add/delete churn never grows the file.
         self._index.init_index(
             max_elements=max(int(capacity), 16), ef_construction=ef_construction, M=M, allow_replace_deleted=True
@@ -95,14 +113,33 @@ class VectorIndex:
         keep = np.sort(len(ids_arr) - 1 - last_rev)
         ids_arr, vecs = ids_arr[keep], np.ascontiguousarray(vecs[keep])
         with self._lock.writing():
+            graph_vecs = self._graph_vectors_locked(vecs)
             new_count = sum(1 for i in ids_arr.tolist() if i not in self._live)
             needed = max(self.slots_used, len(self._live) + new_count)
             if needed > self.capacity:
                 new_capacity = max(needed, 2 * self.capacity)
                 logger.debug("resizing index %d -> %d", self.capacity, new_capacity)
                 self._index.resize_index(new_capacity)
-            self._add_locked(ids_arr, vecs)
+            self._add_locked(ids_arr, graph_vecs)
+            if self._full is not None:
+                self._full.put(ids_arr, vecs)
             self._live.update(ids_arr.tolist())
+
+    def _graph_vectors_locked(self, vecs: np.ndarray) -> np.ndarray:
+        """What the graph stores: the vectors, or (reduced mode) their projections, fitted on the first batch
+        when `fit_projection` was not called."""
+        if self.reduced_dim is None:
+            return vecs
+        if self._projection is None:
+            self._projection = fit_projection(vecs, self.reduced_dim)
+        return np.ascontiguousarray(vecs @ self._projection)
+
+    def fit_projection(self, sample: np.ndarray) -> None:
+        """Reduced mode: fit the projection on `sample` (e.g. the library's vectors) before the first add."""
+        with self._lock.writing():
+            if self._live or self._deleted:
+                raise ValueError("the projection must be fitted before vectors are added")
+            self._projection = fit_projection(sample, int(self.reduced_dim or 0))
 
     def _add_locked(self, ids_arr: np.ndarray, vecs: np.ndarray) -> None:
         # hnswlib's replace_deleted=True puts a label into a vacant slot even when the label already has a slot of
@@ -133,6 +170,8 @@ class VectorIndex:
                     self._index.mark_deleted(label)
                     self._live.discard(label)
                     self._deleted.add(label)
+                    if self._full is not None:
+                        self._full.remove(np.asarray([label]))
 
     # ------------------------------------------------------------------------------------------- search
 
@@ -165,18 +204,26 @@ class VectorIndex:
             k_eff = min(int(k), len(self._live))
             if k_eff <= 0 or len(q) == 0:
                 return np.empty((len(q), 0), np.int64), np.empty((len(q), 0), np.float32)
-            if allowed is None:
-                try:
-                    labels, distances = self._index.knn_query(q, k=k_eff)
-                    return labels.astype(np.int64), self._similarity(distances)
-                except RuntimeError:  # too few reachable live points for this ef: answer exactly instead
-                    return self._exact_locked(q, k_eff, None)
             try:
-                # One thread: the filter is a Python callable and would serialise on the GIL anyway.
-                labels, distances = self._index.knn_query(q, k=k_eff, num_threads=1, filter=allowed)
-                return labels.astype(np.int64), self._similarity(distances)
-            except RuntimeError:
+                return self._knn_locked(q, k_eff, allowed)
+            except RuntimeError:  # too few reachable (allowed) live points for this ef: answer exactly instead
                 return self._exact_locked(q, k_eff, allowed)
+
+    def _knn_locked(
+        self, q: np.ndarray, k: int, allowed: Callable[[int], bool] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # With a filter, one thread: the filter is a Python callable and would serialise on the GIL anyway.
+        options = {} if allowed is None else {"num_threads": 1, "filter": allowed}
+        if self.reduced_dim is None:
+            labels, distances = self._index.knn_query(q, k=k, **options)
+            return labels.astype(np.int64), self._similarity(distances)
+        # Reduced: the ef best candidates of the projected walk, re-ranked with the full vectors.
+        pool = min(max(k, self._ef), len(self._live))
+        labels, _ = self._index.knn_query(np.ascontiguousarray(q @ self._projection), k=pool, **options)
+        labels = labels.astype(np.int64)
+        scores = np.einsum("qcd,qd->qc", self._full.get(labels.ravel()).reshape(*labels.shape, self.dim), q)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(labels, order, axis=1), np.take_along_axis(scores, order, axis=1).astype(np.float32)
 
     def _similarity(self, distances: np.ndarray) -> np.ndarray:
         d = np.asarray(distances, dtype=np.float32)
@@ -210,6 +257,8 @@ class VectorIndex:
     def _fetch(self, ids: list[int]) -> np.ndarray:
         if not ids:
             return np.empty((0, self.dim), np.float32)
+        if self._full is not None:
+            return self._full.get(ids)
         return np.asarray(self._index.get_items(ids), dtype=np.float32).reshape(len(ids), self.dim)
 
     def _stored_blocks(self, ids: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -270,9 +319,9 @@ class VectorIndex:
             for ef in _EF_LADDER:
                 if ef < k:
                     continue
-                self._index.set_ef(ef)
+                self._set_ef_locked(ef)  # the reduced walk's candidate pool follows ef too
                 try:
-                    labels, _ = self._index.knn_query(queries, k=k)
+                    labels, _ = self._knn_locked(queries, k)
                 except RuntimeError:
                     continue
                 recall = recall_at_k(labels.astype(np.int64), truth)
@@ -303,6 +352,11 @@ class VectorIndex:
                 self._index.save_index(str(tmp))
             deleted = sorted(set(int(i) for i in self._index.get_ids_list()) - self._live)
             extra = {"bytes": path.stat().st_size, "count": len(self._live), "ef": self._ef, "deleted": deleted}
+            if self._full is not None:
+                with atomic_output(full_vectors_path(path)) as tmp, open(tmp, "wb") as handle:
+                    np.savez(handle, projection=self._projection, **self._full.to_arrays())
+                extra["reduced_dim"] = self.reduced_dim
+                extra["full_bytes"] = full_vectors_path(path).stat().st_size
         write_stamp(path, stamp, extra)
 
     @classmethod
@@ -322,11 +376,15 @@ class VectorIndex:
                 return None
             obj = cls.__new__(cls)
             obj.dim, obj.space, obj._lock = expected.dim, expected.space, ReadWriteLock()
-            obj._index = hnswlib.Index(space=expected.space, dim=expected.dim)
+            obj.reduced_dim = int(extra["reduced_dim"]) if extra.get("reduced_dim") else None
+            obj._index = hnswlib.Index(space=expected.space, dim=obj.reduced_dim or expected.dim)
             obj._index.load_index(str(path), allow_replace_deleted=True)
             deleted = {int(i) for i in extra.get("deleted", [])}
             obj._live = {int(i) for i in obj._index.get_ids_list()} - deleted
             obj._deleted = deleted
+            obj._projection, obj._full = None, None
+            if obj.reduced_dim and not obj._load_full_vectors(path, extra):
+                return None
             if len(obj._live) != int(extra["count"]):
                 logger.warning("index %s holds %d ids, its stamp says %d; ignoring it", path, len(obj._live),
                                extra["count"])
@@ -337,4 +395,23 @@ class VectorIndex:
             logger.warning("cannot load index %s (%s); it will be rebuilt", path, e)
             return None
         return obj
+
+    def _load_full_vectors(self, path: Path, extra: dict) -> bool:
+        full_path = full_vectors_path(path)
+        if full_path.stat().st_size != int(extra["full_bytes"]):
+            logger.warning("%s has the wrong size for its stamp; ignoring the index", full_path)
+            return False
+        with np.load(full_path, allow_pickle=False) as data:
+            ids, vectors = data["ids"], np.asarray(data["vectors"], dtype=np.float32)
+            self._projection = np.asarray(data["projection"], dtype=np.float32)
+        if set(ids.tolist()) != self._live or vectors.shape != (len(ids), self.dim):
+            logger.warning("%s does not hold the index's vectors; ignoring the index", full_path)
+            return False
+        self._full = FullVectors.from_arrays(ids, vectors)
+        return True
+
+
+def full_vectors_path(index_path: Path) -> Path:
+    """Where a reduced index keeps its full vectors and projection, beside the graph file."""
+    return index_path.with_name(index_path.name + ".full.npz")
 

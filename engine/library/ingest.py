@@ -163,12 +163,7 @@ def run_ingest(
     started = time.monotonic()
     cancel = cancel or (lambda: False)
     tally = _Tally()
-    job.work_dir.mkdir(parents=True, exist_ok=True)
-    with job.commit_lock, job.sessions.begin() as session:
-        collection = session.get(Collection, job.collection_id)
-        collection.scan_mark += 1
-        mark = collection.scan_mark
-        session.execute(delete(IngestProblem).where(IngestProblem.collection_id == job.collection_id))
+    mark = _begin_scan(job)
     total = job.reader.estimate_count(job.source, job.kind)
     yield IngestProgress("scanning", 0, total, message=f"scanning {job.source}")
 
@@ -210,9 +205,25 @@ def run_ingest(
     if complete:
         yield IngestProgress("indexing", tally.done, total, message="removing figures that are gone")
         tally.removed = _sweep(job, mark)
+    report = _finish_scan(job, tally, cancelled, started)
+    yield IngestProgress("cancelled" if cancelled else "done", tally.done, total)
+    return report
+
+
+def _begin_scan(job: IngestJob) -> int:
+    """A new scan mark for the collection (figures not marked by a complete scan are swept); old problems go."""
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    with job.commit_lock, job.sessions.begin() as session:
+        collection = session.get(Collection, job.collection_id)
+        collection.scan_mark += 1
+        session.execute(delete(IngestProblem).where(IngestProblem.collection_id == job.collection_id))
+        return collection.scan_mark
+
+
+def _finish_scan(job: IngestJob, tally: _Tally, cancelled: bool, started: float) -> IngestReport:
     with job.commit_lock, job.sessions.begin() as session:
         session.get(Collection, job.collection_id).last_ingested = time.time()
-    report = IngestReport(
+    return IngestReport(
         collection_id=job.collection_id,
         added=tally.added,
         reused=tally.reused,
@@ -222,6 +233,50 @@ def run_ingest(
         cancelled=cancelled,
         seconds=time.monotonic() - started,
     )
+
+
+@dataclass(frozen=True)
+class EncodedFigure:
+    """A figure whose vector was computed elsewhere (corpus shards): what the catalog row and the index need."""
+
+    record: FigureRecord
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def run_encoded(
+    job: IngestJob,
+    batches: Iterable[tuple[list[EncodedFigure], np.ndarray]],
+    *,
+    total: int | None = None,
+    problems: Iterable[SourceProblem] = (),
+    sweep: bool = True,
+    cancel: Callable[[], bool] | None = None,
+) -> Generator[IngestProgress, None, IngestReport]:
+    """Ingest figures that come with their vectors: the same catalog writes, modality labels, index updates and
+    (with `sweep`, for a complete set) mark-and-sweep as `run_ingest`, but no file is read and nothing encoded."""
+    started = time.monotonic()
+    cancel = cancel or (lambda: False)
+    tally = _Tally()
+    mark = _begin_scan(job)
+    article_cache: dict = {}
+    pending = list(problems)
+    cancelled = False
+    for figures, vectors in batches:
+        batch = [_Examined(f.record, f.size, f.mtime_ns, f.sha256) for f in figures]
+        fresh = {f.sha256: np.asarray(v, dtype=np.float32) for f, v in zip(figures, vectors, strict=True)}
+        _commit_batch(job, batch, pending, mark, tally, article_cache, fresh=fresh)
+        pending = []
+        yield IngestProgress("importing", tally.done, total)
+        if cancel():
+            cancelled = True
+            break
+    if pending:
+        _commit_batch(job, [], pending, mark, tally, article_cache, fresh={})
+    if sweep and not cancelled:
+        tally.removed = _sweep(job, mark)
+    report = _finish_scan(job, tally, cancelled, started)
     yield IngestProgress("cancelled" if cancelled else "done", tally.done, total)
     return report
 
@@ -295,9 +350,12 @@ def _commit_batch(
     mark: int,
     tally: _Tally,
     article_cache: dict,
+    fresh: dict[str, np.ndarray] | None = None,
 ) -> list[SourceProblem]:
+    """Encode what the batch needs (unless `fresh` vectors come with it), then commit it and update the index."""
     new_problems = list(problems)
-    fresh = _encode(job, batch, new_problems)
+    if fresh is None:
+        fresh = _encode(job, batch, new_problems)
     modality = _classify(job, fresh)
     # The index is updated under the same lock as the commit, so a save from another thread never stamps a
     # generation whose vectors are not in the index yet.

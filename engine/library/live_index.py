@@ -89,7 +89,21 @@ class LiveIndex:
         """
         index = self.current()
         size = len(index)
+        if size >= index_cache.REDUCED_FROM and index.reduced_dim is None:
+            self._rebuild_reduced()
+            return
         small_and_changed = size <= SMALL_INDEX and size != self._tuned_size
         if size > 1 and (small_and_changed or size >= 2 * self._tuned_size):
             index.tune_ef(target_recall=0.95)
             self._tuned_size = size
+
+    def _rebuild_reduced(self) -> None:
+        """A library that grew past REDUCED_FROM gets the reduced index, built from the catalog (no encoding).
+        Searches use the old index until the new one is swapped in."""
+        with self._write_lock:  # no ingest commits while the catalog is read for the new index
+            index = index_cache.build_from_catalog(self._sessions, self._dim)
+            with self._swap_lock:
+                self._index = index
+            self._tuned_size = len(index)
+            self._saved_generation = None  # the file on disk is the old index
+        self.save()

@@ -127,6 +127,12 @@ class BatchedEncoder:
         """PIL image -> [3, H, W]. Pure function of its input, so prefetch threads may call it concurrently."""
         return self._transform(image)
 
+    @property
+    def preprocess_id(self) -> str:
+        """The image preprocessing in words (size, crop, interpolation, mean/std): vectors made by encoders whose
+        preprocessing differs must not be mixed in one library (checked when importing corpus shards)."""
+        return " ".join(repr(self._transform).split())
+
 
     def _finish(self, features: torch.Tensor) -> np.ndarray:
         # Normalise in float32: under autocast the features may be bf16, whose norm is too coarse for cosine ranks.
