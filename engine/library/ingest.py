@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.catalog import Collection, Figure, IngestProblem, Vector, blob_to_vector, bump_generation, vector_to_blob
 from engine.catalog.chunks import chunked
 from engine.fileio import file_sha256
-from engine.library.catalog_writes import FigureWriter, upsert_article
+from engine.library.catalog_writes import FigureWriter, preload_articles, upsert_article
 from engine.library.prefetch import prefetch_map
 from engine.types import Encoder, FigureRecord, IngestProgress, IngestReport, SourceProblem
 
@@ -394,6 +394,7 @@ def _write_batch(
             if sha not in stored
         )
         session.flush()
+        preload_articles(session, [item.record.article for item in batch], article_cache)
         writer = FigureWriter(session, job.collection_id, [item.record.key for item in batch])
         changed: list[Figure] = []
         for item in batch:

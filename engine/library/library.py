@@ -284,6 +284,9 @@ class Library:
         check_shards(shards, job.encoder, model_id=self.model_id, dim=self.dim, source=job.source)
         try:
             batches = shard_batches(shards)
+            _, first_vectors = next(shards.iter_parts(), ([], None))
+            if first_vectors is not None:
+                self._index.prepare_bulk(len(self._index) + shards.count, first_vectors)
             report = yield from run_encoded(
                 job, batches, total=shards.count, problems=shard_problems(shards), cancel=cancel
             )

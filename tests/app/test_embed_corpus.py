@@ -157,3 +157,21 @@ def test_shards_of_another_model_or_an_unfinished_run_are_refused(corpus, tmp_pa
     assert manifest["model_id"] == "other-model" and manifest["complete"] is True
     assert _embed(corpus, out) == 2  # another model into the same --out folder: refused, not mixed
     assert "holds another embedding" in capsys.readouterr().err
+
+
+def test_a_large_import_goes_straight_into_the_reduced_index(corpus, tmp_path, monkeypatch):
+    from engine.library import index_cache
+
+    monkeypatch.setattr(index_cache, "REDUCED_FROM", 10)
+    monkeypatch.setattr(index_cache, "REDUCED_DIM", 4)
+    out = tmp_path / "vectors"
+    assert _embed(corpus, out) == 0
+    library_dir = tmp_path / "lib"
+    assert main(["--library", str(library_dir), "index", str(corpus), "--vectors", str(out), "-q"],
+                encoder_factory=fake_factory) == 0
+    with Library.open(library_dir, read_only=True) as library:
+        index = library._index.current()
+        assert index.reduced_dim == 4 and len(index) == 23
+        for result in _all(library)[:5]:
+            found, sims = index.search(library.stored_vector(result.figure_id)[None, :], k=1)
+            assert sims[0, 0] == pytest.approx(1.0, abs=1e-5)
