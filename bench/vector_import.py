@@ -32,7 +32,10 @@ from engine.library.ingest import EncodedFigure
 from engine.progress import run_to_end
 from engine.types import ArticleMeta, FigureRecord, ModelSpec
 
-WORDS = ["axial", "ct", "mri", "chest", "brain", "liver", "histology", "stained", "lesion", "tumour", "gel", "blot", "chart", "diagram", "panel"]
+WORDS = (
+    "axial", "ct", "mri", "chest", "brain", "liver", "histology", "stained", "lesion", "tumour", "gel", "blot",
+    "chart", "diagram", "panel",
+)
 
 
 def write_shards(out: Path, source: Path, encoder, count: int, part: int = 50_000) -> None:
