@@ -6,7 +6,7 @@ and setting `ef` are writers. A resize therefore never moves memory under a runn
 
 Reduced mode (`reduced_dim`, "ip" space only): the graph holds projections of the vectors onto the library's top
 `reduced_dim` directions and each query's `ef` candidates are re-ranked exactly with the full vectors, kept beside
-the graph (engine/index/reduced.py). Similarities are then exact inner products.
+the graph in float16 (engine/index/reduced.py). Similarities are then the full inner products (within ~1e-4).
 
 Similarity: for the "ip" and "cosine" spaces hnswlib returns the distance 1 - <q, x>, so the similarity handed back
 is 1 - distance (the cosine similarity when vectors are L2-normalised, as the encoders guarantee). For "l2" it is
@@ -402,7 +402,7 @@ class VectorIndex:
             logger.warning("%s has the wrong size for its stamp; ignoring the index", full_path)
             return False
         with np.load(full_path, allow_pickle=False) as data:
-            ids, vectors = data["ids"], np.asarray(data["vectors"], dtype=np.float32)
+            ids, vectors = data["ids"], np.asarray(data["vectors"])
             self._projection = np.asarray(data["projection"], dtype=np.float32)
         if set(ids.tolist()) != self._live or vectors.shape != (len(ids), self.dim):
             logger.warning("%s does not hold the index's vectors; ignoring the index", full_path)

@@ -84,6 +84,8 @@ def load_or_rebuild(
         and older.generation < stamp.generation
     ):
         index = _load(path, older)
+        if index is not None and _rebuild_instead(index, sessions):
+            index = None
         if index is not None:
             _catch_up(index, sessions, stamp.dim, older.generation)
             how = CAUGHT_UP
@@ -95,10 +97,19 @@ def load_or_rebuild(
     return index, how
 
 
+def _catalog_count(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(Figure)) or 0
+
+
+def _rebuild_instead(index: VectorIndex, sessions: sessionmaker[Session]) -> bool:
+    """A library that has outgrown the full-dimensional graph is rebuilt in reduced mode rather than caught up."""
+    return index.reduced_dim is None and _catalog_count(sessions) >= REDUCED_FROM
+
+
 def build_from_catalog(sessions: sessionmaker[Session], dim: int) -> VectorIndex:
     """A new, tuned index of every stored vector: reduced mode from REDUCED_FROM vectors on."""
-    with sessions() as session:
-        count = session.scalar(select(func.count()).select_from(Figure)) or 0
+    count = _catalog_count(sessions)
     reduced = count >= REDUCED_FROM and dim > REDUCED_DIM
     index = VectorIndex(dim, space=SPACE, capacity=max(count, 1024), reduced_dim=REDUCED_DIM if reduced else None)
     id_chunks, vector_chunks = [], []

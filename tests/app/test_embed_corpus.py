@@ -174,4 +174,4 @@ def test_a_large_import_goes_straight_into_the_reduced_index(corpus, tmp_path, m
         assert index.reduced_dim == 4 and len(index) == 23
         for result in _all(library)[:5]:
             found, sims = index.search(library.stored_vector(result.figure_id)[None, :], k=1)
-            assert sims[0, 0] == pytest.approx(1.0, abs=1e-5)
+            assert sims[0, 0] == pytest.approx(1.0, abs=1e-3)

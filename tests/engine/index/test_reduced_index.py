@@ -28,7 +28,8 @@ def test_tuned_reduced_index_reaches_the_recall_and_returns_exact_similarities(d
     ef = index.tune_ef(target_recall=0.95)
     found, sims = index.search(queries, k=10)
     assert recall_at_k(found, truth) >= 0.93  # tuned on 3-vector mixes, checked on fresh queries
-    np.testing.assert_allclose(sims, np.take_along_axis(queries @ vectors.T, found, axis=1), atol=1e-5)
+    # re-ranked with the float16 copies: within 2e-4 of the float32 inner products
+    np.testing.assert_allclose(sims, np.take_along_axis(queries @ vectors.T, found, axis=1), atol=2e-4)
     assert (np.diff(sims, axis=1) <= 1e-7).all()  # best first
     index.ef = 10
     assert recall_at_k(index.search(queries, k=10)[0], truth) < recall_at_k(found, truth)  # ef matters
@@ -60,6 +61,7 @@ def test_full_vectors_reuse_rows_of_deleted_ids():
     store.put(np.array([7]), np.full((1, 4), 3, np.float32))
     assert store.used == 2  # the freed row was reused
     np.testing.assert_array_equal(store.get([9, 7]), [[0, 1, 0, 0], [3, 3, 3, 3]])
+    assert store.rows.dtype == np.float16 and store.get([9]).dtype == np.float32
     arrays = store.to_arrays()
     assert arrays["ids"].tolist() == [7, 9]
 
@@ -88,6 +90,6 @@ def test_a_library_that_grows_past_the_threshold_switches_to_the_reduced_index(t
         assert index.reduced_dim == 4 and len(index) == 20
         figure = next(iter(index.ids().tolist()))
         found = index.search(library.stored_vector(figure)[None, :], k=1)
-        assert int(found[0][0, 0]) == figure and found[1][0, 0] == pytest.approx(1.0, abs=1e-5)
+        assert int(found[0][0, 0]) == figure and found[1][0, 0] == pytest.approx(1.0, abs=1e-3)
     with Library.open(tmp_path / "lib") as reopened:
         assert reopened.index_origin == "loaded" and reopened._index.current().reduced_dim == 4
