@@ -31,7 +31,7 @@ from engine.index.stamp import IndexStamp, read_stamp, stamp_path, write_stamp
 logger = logging.getLogger(__name__)
 
 SPACES = ("ip", "cosine", "l2")
-_EF_LADDER = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+_EF_LADDER = (10, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512, 768, 1024)
 _FETCH_CHUNK = 8192  # stored vectors fetched per get_items call during exact scans
 
 
