@@ -4,6 +4,10 @@ The work of `pmc-search embed-corpus` on each process of a torchrun job (see `co
 split of records between ranks and resuming). Decoding, hashing and preprocessing run in the prefetch pool while
 the model encodes the previous batch, as in an ingest. A file that cannot be read is recorded as a problem in the
 manifest and skipped; it never stops the rank.
+
+Sources whose reader extracts archives (PMC article packages) are read, and so extracted, by every rank into its
+own `rank-R-of-W/media/` (the records then point there: keep the folder). PMC-OA jsonl, ROCO and image folders,
+the corpus-scale sources, are read in place.
 """
 
 from __future__ import annotations
