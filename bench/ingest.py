@@ -3,6 +3,10 @@
     python -m bench.ingest                      # small random PMC-CLIP, 96 images, 3 runs
     python -m bench.ingest --size rn50 --images 64 --batch-size 16
     python -m bench.ingest --size none --images 1000 --image-side 128 --batch-size 32   # the pipeline alone
+    python -m bench.ingest --size rn50 --images 64 --paths fp32,bf16 --threads 2        # both CPU paths
+
+`--paths` runs the encoder's real CPU paths (engine.models.PMCClipEncoder: BatchNorm folded, channels_last; "bf16"
+adds bf16 autocast on CPUs with native bf16) around the random-weight model; without it the plain model runs.
 
 Baselines, measured in the same run on the same images:
   model-only     the model's forward over tensors already decoded and preprocessed in memory (the ceiling);
@@ -95,6 +99,18 @@ def library_ingest(encoder, folder: Path, warm_folder: Path, batch_size: int) ->
     return report.added / elapsed, warm_seconds
 
 
+def cpu_path_encoder(random_encoder: RandomPMCClipEncoder, path: str):
+    """The product's CPU encoder (fp32 or bf16 image path) around the benchmark's random-weight model."""
+    from engine.models import PMCClipEncoder
+
+    return PMCClipEncoder(
+        tokenizer=random_encoder._tokenizer, context_length=77, model=random_encoder.model,
+        model_id=random_encoder.model_id, dim=random_encoder.dim, transform=random_encoder._transform,
+        device="cpu", device_reason="benchmark", image_autocast_dtype="bf16" if path == "bf16" else None,
+        channels_last=True,
+    )
+
+
 def _summary(name: str, values: list[float]) -> str:
     return f"{name:<14} median {statistics.median(values):7.2f} img/s  (min {min(values):.2f}, max {max(values):.2f})"
 
@@ -107,14 +123,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--paths", default="", help="comma-separated encoder CPU paths to run: fp32, bf16")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     print(describe())
-    encoder = NullEncoder() if args.size == "none" else RandomPMCClipEncoder(args.size)
+    if args.size == "none":
+        runs = {"no model": NullEncoder()}
+    else:
+        random_encoder = RandomPMCClipEncoder(args.size)
+        paths = [p for p in args.paths.split(",") if p]
+        runs = {f"encoder CPU path {p}": cpu_path_encoder(random_encoder, p) for p in paths} or {
+            "plain fp32 model": random_encoder}
+    for label, encoder in runs.items():
+        print(f"\n=== {label}")
+        _bench_one(encoder, args)
+    return 0
+
+
+def _bench_one(encoder, args) -> None:
     params = sum(p.numel() for p in encoder.model.visual.parameters()) / 1e6 if args.size != "none" else 0.0
     print(
-        f"model: {encoder.model_id} ({params:.1f} M image params, {encoder.dim}-d), fp32, batch {args.batch_size}, "
+        f"model: {encoder.model_id} ({params:.1f} M image params, {encoder.dim}-d), batch {args.batch_size}, "
         f"{args.images} JPEG images {args.image_side}x{args.image_side}, {args.runs} runs"
     )
     with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
@@ -146,7 +176,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ingest / model-only: median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})")
     ratios = [i / d for i, d in zip(ingested, decoded, strict=True)]
     print(f"ingest / decode+model: median {statistics.median(ratios):.3f}")
-    return 0
 
 
 if __name__ == "__main__":

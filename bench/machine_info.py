@@ -17,9 +17,24 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def simd_flags() -> str:
+    """The CPU flags that decide the fast paths (engine.models.precision), and oneDNN's ISA cap if one is set."""
+    from engine.models.precision import cpu_flags
+
+    flags = cpu_flags()
+    text = " ".join(f for f in SIMD_FLAGS if f in flags) or "none of " + "/".join(SIMD_FLAGS)
+    for variable in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "ATEN_CPU_CAPABILITY"):
+        if os.environ.get(variable):
+            text += f" [{variable}={os.environ[variable]}]"
+    return text
+
+
 def describe() -> str:
     cpu = cpu_model()
-    parts = [f"{os.cpu_count()} CPUs ({cpu})", f"python {platform.python_version()}"]
+    parts = [f"{os.cpu_count()} CPUs ({cpu})", f"flags {simd_flags()}", f"python {platform.python_version()}"]
     if hasattr(os, "getloadavg"):  # other work on a shared machine skews every figure: say how busy it was
         parts.append("load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     try:

@@ -1,6 +1,7 @@
 """`pmc-search index | query | info`: the library from a terminal, on the same engine API as the app.
 
     pmc-search --library DIR index FOLDER_OR_ARCHIVES... [--model NAME --weights W --tokenizer T --device D]
+    pmc-search --library DIR index SOURCE --vectors SHARDS_DIR   # vectors from `embed-corpus`, nothing encoded
     pmc-search --library DIR query "chest x-ray with effusion" [-k 10] [--json] [--year-min 2015 ...]
     pmc-search --library DIR query --image scan.dcm --plus "MRI" --minus "CT"
     pmc-search --library DIR info
@@ -64,6 +65,8 @@ def run_index(args) -> int:
     for source in sources:
         if not source.exists():
             raise UserInputError(f"{source} does not exist")
+    if args.vectors and len(sources) != 1:
+        raise UserInputError("--vectors imports one source at a time: give the SOURCE that embed-corpus read")
     folder = _library_dir(args)
     spec = ModelSpec(name=args.model or "pmc-clip", weights=args.weights, tokenizer=args.tokenizer)
     library = open_or_create(folder, spec, args.encoder_factory, device=args.device, require_model=args.model)
@@ -84,6 +87,10 @@ def _index_source(library: FigureLibrary, sources: list[Path], args) -> IngestRe
 
     source = sources[0] if len(sources) == 1 else sources
     collection = library.add_collection(source, kind=args.kind, name=getattr(args, "collection_name", None))
+    if args.vectors:
+        job = library.import_vectors(collection.id, Path(args.vectors))
+    else:
+        job = library.ingest(collection.id, batch_size=args.batch_size)
     with tqdm(desc=collection.name, unit="fig", file=sys.stderr, disable=args.quiet) as bar:
 
         def show(progress) -> None:
@@ -93,7 +100,7 @@ def _index_source(library: FigureLibrary, sources: list[Path], args) -> IngestRe
             for problem in progress.errors:
                 bar.write(f"  skipped {display_text(problem.path)}: {display_text(problem.message)}", file=sys.stderr)
 
-        return run_to_end(library.ingest(collection.id, batch_size=args.batch_size), show)
+        return run_to_end(job, show)
 
 
 def _print_report(name: str, report: IngestReport) -> None:
@@ -337,6 +344,9 @@ def register(subparsers) -> None:
     index.add_argument("--tokenizer", help="local tokenizer folder (vocab.txt) for a new library")
     index.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     index.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH), default=32)
+    index.add_argument(
+        "--vectors", metavar="DIR", help="take the vectors from `embed-corpus --out DIR` shards instead of encoding"
+    )
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     index.set_defaults(run=run_index)
 

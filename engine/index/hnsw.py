@@ -4,6 +4,10 @@ Thread-safety: hnswlib searches may run concurrently, but add, delete, resize an
 anything. A readers-writer lock enforces that: `search`, `ids`, `save` are readers; `add`, `delete`, `tune_ef`
 and setting `ef` are writers. A resize therefore never moves memory under a running query.
 
+Reduced mode (`reduced_dim`, "ip" space only): the graph holds projections of the vectors onto the library's top
+`reduced_dim` directions and each query's `ef` candidates are re-ranked exactly with the full vectors, kept beside
+the graph in float16 (engine/index/reduced.py). Similarities are then the full inner products (within ~1e-4).
+
 Similarity: for the "ip" and "cosine" spaces hnswlib returns the distance 1 - <q, x>, so the similarity handed back
 is 1 - distance (the cosine similarity when vectors are L2-normalised, as the encoders guarantee). For "l2" it is
 the negated squared distance, so "bigger is better" still holds.
@@ -20,28 +24,42 @@ import numpy as np
 
 from engine.fileio import atomic_output, file_crc32
 from engine.index.exact import exact_top_k_blocks, recall_at_k
+from engine.index.reduced import FullVectors, fit_projection
 from engine.index.rwlock import ReadWriteLock
 from engine.index.stamp import IndexStamp, read_stamp, stamp_path, write_stamp
 
 logger = logging.getLogger(__name__)
 
 SPACES = ("ip", "cosine", "l2")
-_EF_LADDER = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+_EF_LADDER = (10, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512, 768, 1024)
 _FETCH_CHUNK = 8192  # stored vectors fetched per get_items call during exact scans
 
 
 class VectorIndex:
     def __init__(
-        self, dim: int, *, space: str = "ip", capacity: int = 1024, M: int = 16, ef_construction: int = 200
+        self,
+        dim: int,
+        *,
+        space: str = "ip",
+        capacity: int = 1024,
+        M: int = 16,
+        ef_construction: int = 200,
+        reduced_dim: int | None = None,
+        projection: np.ndarray | None = None,
     ) -> None:
         if space not in SPACES:
             raise ValueError(f"space must be one of {SPACES}, not {space!r}")
         if dim <= 0:
             raise ValueError(f"dim must be positive, not {dim}")
+        if reduced_dim is not None and (space != "ip" or not 0 < reduced_dim < dim):
+            raise ValueError(f"reduced_dim needs the ip space and 0 < reduced_dim < {dim}, not {reduced_dim}")
         self.dim = dim
         self.space = space
+        self.reduced_dim = reduced_dim
+        self._projection = None if projection is None else np.asarray(projection, dtype=np.float32)
+        self._full = FullVectors(dim, capacity) if reduced_dim else None
         self._lock = ReadWriteLock()
-        self._index = hnswlib.Index(space=space, dim=dim)
+        self._index = hnswlib.Index(space=space, dim=reduced_dim or dim)
         # allow_replace_deleted: later adds reuse the slots of deleted ids, so add/delete churn never grows the file.
         self._index.init_index(
             max_elements=max(int(capacity), 16), ef_construction=ef_construction, M=M, allow_replace_deleted=True
@@ -96,14 +114,33 @@ class VectorIndex:
         keep = np.sort(len(ids_arr) - 1 - last_rev)
         ids_arr, vecs = ids_arr[keep], np.ascontiguousarray(vecs[keep])
         with self._lock.writing():
+            graph_vecs = self._graph_vectors_locked(vecs)
             new_count = sum(1 for i in ids_arr.tolist() if i not in self._live)
             needed = max(self.slots_used, len(self._live) + new_count)
             if needed > self.capacity:
                 new_capacity = max(needed, 2 * self.capacity)
                 logger.debug("resizing index %d -> %d", self.capacity, new_capacity)
                 self._index.resize_index(new_capacity)
-            self._add_locked(ids_arr, vecs)
+            self._add_locked(ids_arr, graph_vecs)
+            if self._full is not None:
+                self._full.put(ids_arr, vecs)
             self._live.update(ids_arr.tolist())
+
+    def _graph_vectors_locked(self, vecs: np.ndarray) -> np.ndarray:
+        """What the graph stores: the vectors, or (reduced mode) their projections, fitted on the first batch
+        when `fit_projection` was not called."""
+        if self.reduced_dim is None:
+            return vecs
+        if self._projection is None:
+            self._projection = fit_projection(vecs, self.reduced_dim)
+        return np.ascontiguousarray(vecs @ self._projection)
+
+    def fit_projection(self, sample: np.ndarray) -> None:
+        """Reduced mode: fit the projection on `sample` (e.g. the library's vectors) before the first add."""
+        with self._lock.writing():
+            if self._live or self._deleted:
+                raise ValueError("the projection must be fitted before vectors are added")
+            self._projection = fit_projection(sample, int(self.reduced_dim or 0))
 
     def _add_locked(self, ids_arr: np.ndarray, vecs: np.ndarray) -> None:
         # hnswlib's replace_deleted=True puts a label into a vacant slot even when the label already has a slot of
@@ -134,6 +171,8 @@ class VectorIndex:
                     self._index.mark_deleted(label)
                     self._live.discard(label)
                     self._deleted.add(label)
+                    if self._full is not None:
+                        self._full.remove(np.asarray([label]))
 
     # ------------------------------------------------------------------------------------------- search
 
@@ -166,18 +205,26 @@ class VectorIndex:
             k_eff = min(int(k), len(self._live))
             if k_eff <= 0 or len(q) == 0:
                 return np.empty((len(q), 0), np.int64), np.empty((len(q), 0), np.float32)
-            if allowed is None:
-                try:
-                    labels, distances = self._index.knn_query(q, k=k_eff)
-                    return labels.astype(np.int64), self._similarity(distances)
-                except RuntimeError:  # too few reachable live points for this ef: answer exactly instead
-                    return self._exact_locked(q, k_eff, None)
             try:
-                # One thread: the filter is a Python callable and would serialise on the GIL anyway.
-                labels, distances = self._index.knn_query(q, k=k_eff, num_threads=1, filter=allowed)
-                return labels.astype(np.int64), self._similarity(distances)
-            except RuntimeError:
+                return self._knn_locked(q, k_eff, allowed)
+            except RuntimeError:  # too few reachable (allowed) live points for this ef: answer exactly instead
                 return self._exact_locked(q, k_eff, allowed)
+
+    def _knn_locked(
+        self, q: np.ndarray, k: int, allowed: Callable[[int], bool] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # With a filter, one thread: the filter is a Python callable and would serialise on the GIL anyway.
+        options = {} if allowed is None else {"num_threads": 1, "filter": allowed}
+        if self.reduced_dim is None:
+            labels, distances = self._index.knn_query(q, k=k, **options)
+            return labels.astype(np.int64), self._similarity(distances)
+        # Reduced: the ef best candidates of the projected walk, re-ranked with the full vectors.
+        pool = min(max(k, self._ef), len(self._live))
+        labels, _ = self._index.knn_query(np.ascontiguousarray(q @ self._projection), k=pool, **options)
+        labels = labels.astype(np.int64)
+        scores = np.einsum("qcd,qd->qc", self._full.get(labels.ravel()).reshape(*labels.shape, self.dim), q)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(labels, order, axis=1), np.take_along_axis(scores, order, axis=1).astype(np.float32)
 
     def _similarity(self, distances: np.ndarray) -> np.ndarray:
         d = np.asarray(distances, dtype=np.float32)
@@ -216,6 +263,8 @@ class VectorIndex:
     def _fetch(self, ids: list[int]) -> np.ndarray:
         if not ids:
             return np.empty((0, self.dim), np.float32)
+        if self._full is not None:
+            return self._full.get(ids)
         return np.asarray(self._index.get_items(ids), dtype=np.float32).reshape(len(ids), self.dim)
 
     def _stored_blocks(self, ids: list[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -231,6 +280,7 @@ class VectorIndex:
         k: int = 10,
         seed: int = 0,
         reference: tuple[np.ndarray, np.ndarray] | None = None,
+        mix: int | None = None,
     ) -> int:
         """Pick the smallest ef whose recall@k against exact search reaches `target_recall`, set it, return it.
 
@@ -240,10 +290,15 @@ class VectorIndex:
         3-vector mixes track fresh queries' recall within 0.02 and err low (the safe side); 2-vector midpoints
         erred high. Holds the write lock throughout: searches wait.
 
+        `mix`: vectors per query, by default 3, or 2 in reduced mode: there 3-vector mixes are much harder than
+        fresh queries (100k low-rank vectors: they chose ef 160, recall 0.994 on fresh queries, where 2-vector
+        mixes chose ef 96, recall 0.971 — what the target asks, at 0.57 ms per query where ef 128 already took 0.82).
+
         `reference=(ids, vectors)`: the vectors just added, when the caller still holds them. Exact search then
         reads them directly; otherwise it reads them back from hnswlib, whose get_items is slow (≈0.1 ms per
         768-d vector here: 133 s of a 1M-vector tuning). They must be exactly the index's live contents.
         """
+        mix = mix or (2 if self.reduced_dim else 3)
         with self._lock.writing():
             live = sorted(self._live)
             if len(live) <= 1:
@@ -256,16 +311,16 @@ class VectorIndex:
                 ref_vecs = np.asarray(reference[1], dtype=np.float32)
                 if len(ref_ids) != len(live) or ref_vecs.shape != (len(ref_ids), self.dim):
                     raise ValueError("reference must hold exactly the index's live ids and their vectors")
-                rows = rng.integers(0, len(ref_ids), size=(min(sample, len(live)), 3))
+                rows = rng.integers(0, len(ref_ids), size=(min(sample, len(live)), mix))
                 queries = ref_vecs[rows].sum(axis=1)
                 step = 65536  # bounds the [sample, step] score matrix
                 blocks = ((ref_ids[i : i + step], ref_vecs[i : i + step]) for i in range(0, len(ref_ids), step))
             else:
-                mixes = rng.choice(live_arr, size=(min(sample, len(live)), 3))
-                queries = sum(self._fetch(mixes[:, j].tolist()) for j in range(3))
+                mixes = rng.choice(live_arr, size=(min(sample, len(live)), mix))
+                queries = sum(self._fetch(mixes[:, j].tolist()) for j in range(mix))
                 blocks = self._stored_blocks(live)
             if self.space == "l2":
-                queries /= 3.0
+                queries /= float(mix)
             else:
                 norms = np.linalg.norm(queries, axis=1, keepdims=True)
                 queries /= np.where(norms > 0, norms, 1.0)
@@ -276,9 +331,9 @@ class VectorIndex:
             for ef in _EF_LADDER:
                 if ef < k:
                     continue
-                self._index.set_ef(ef)
+                self._set_ef_locked(ef)  # the reduced walk's candidate pool follows ef too
                 try:
-                    labels, _ = self._index.knn_query(queries, k=k)
+                    labels, _ = self._knn_locked(queries, k)
                 except RuntimeError:
                     continue
                 recall = recall_at_k(labels.astype(np.int64), truth)
@@ -314,6 +369,12 @@ class VectorIndex:
             # or add/remove churn would grow this set without bound.
             self._deleted = set(deleted)
             fields = {"bytes": size, "crc32": crc, "count": len(self._live), "ef": self._ef, "deleted": deleted}
+            if self._full is not None:
+                with atomic_output(full_vectors_path(path)) as tmp:
+                    with open(tmp, "wb") as handle:
+                        np.savez(handle, projection=self._projection, **self._full.to_arrays())
+                    full_size, full_crc = tmp.stat().st_size, file_crc32(tmp)
+                fields.update(reduced_dim=self.reduced_dim, full_bytes=full_size, full_crc32=full_crc)
         write_stamp(path, stamp, {**(extra or {}), **fields})
 
     @classmethod
@@ -335,11 +396,15 @@ class VectorIndex:
                 return None
             obj = cls.__new__(cls)
             obj.dim, obj.space, obj._lock = expected.dim, expected.space, ReadWriteLock()
-            obj._index = hnswlib.Index(space=expected.space, dim=expected.dim)
+            obj.reduced_dim = int(extra["reduced_dim"]) if extra.get("reduced_dim") else None
+            obj._index = hnswlib.Index(space=expected.space, dim=obj.reduced_dim or expected.dim)
             obj._index.load_index(str(path), allow_replace_deleted=True)
             deleted = {int(i) for i in extra.get("deleted", [])}
             obj._live = {int(i) for i in obj._index.get_ids_list()} - deleted
             obj._deleted = deleted
+            obj._projection, obj._full = None, None
+            if obj.reduced_dim and not obj._load_full_vectors(path, extra):
+                return None
             if len(obj._live) != int(extra["count"]):
                 logger.warning("index %s holds %d ids, its stamp says %d; ignoring it", path, len(obj._live),
                                extra["count"])
@@ -352,13 +417,31 @@ class VectorIndex:
             return None
         return obj
 
+    def _load_full_vectors(self, path: Path, extra: dict) -> bool:
+        full_path = full_vectors_path(path)
+        if not _file_matches(full_path, {"bytes": extra["full_bytes"], "crc32": extra["full_crc32"]}):
+            return False
+        with np.load(full_path, allow_pickle=False) as data:
+            ids, vectors = data["ids"], np.asarray(data["vectors"])
+            self._projection = np.asarray(data["projection"], dtype=np.float32)
+        if set(ids.tolist()) != self._live or vectors.shape != (len(ids), self.dim):
+            logger.warning("%s does not hold the index's vectors; ignoring the index", full_path)
+            return False
+        self._full = FullVectors.from_arrays(ids, vectors)
+        return True
+
 
 def _file_matches(path: Path, extra: dict) -> bool:
     """Size and CRC-32 as stamped: hnswlib trusts the offsets in its file and can segfault on a garbled one."""
     if path.stat().st_size != int(extra["bytes"]):
-        logger.warning("index %s has the wrong size for its stamp; ignoring it", path)
+        logger.warning("index file %s has the wrong size for its stamp; ignoring it", path)
         return False
     if file_crc32(path) != int(extra["crc32"]):
-        logger.warning("index %s does not match its checksum (garbled); ignoring it", path)
+        logger.warning("index file %s does not match its checksum (garbled); ignoring it", path)
         return False
     return True
+
+
+def full_vectors_path(index_path: Path) -> Path:
+    """Where a reduced index keeps its full vectors and projection, beside the graph file."""
+    return index_path.with_name(index_path.name + ".full.npz")

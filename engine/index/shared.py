@@ -49,6 +49,10 @@ class SharedVectorIndex:
         return self.graph.space
 
     @property
+    def reduced_dim(self) -> int | None:
+        return self.graph.reduced_dim
+
+    @property
     def ef(self) -> int:
         return self.graph.ef
 

@@ -37,9 +37,41 @@ def _find_article(session: Session, meta: ArticleMeta) -> Article | None:
     return None
 
 
+def _has_facts(meta: ArticleMeta | None) -> bool:
+    return meta is not None and any(getattr(meta, name) for name in _ARTICLE_FIELDS)
+
+
+def _apply(article: Article, meta: ArticleMeta) -> None:
+    for name in _ARTICLE_FIELDS:
+        value = _column_value(meta, name)
+        if value is not None and getattr(article, name) != value:
+            setattr(article, name, value)
+
+
+def preload_articles(session: Session, metas: list[ArticleMeta | None], cache: dict[ArticleMeta, int]) -> None:
+    """Find or create the articles of a whole batch that have a PMCID with one query and one flush, filling
+    `cache`, so `upsert_article` needs no query per figure (a per-article query and flush cost ~8 ms each: hours
+    for a corpus of a million figures). Articles without a PMCID are left to `upsert_article`."""
+    todo = [m for m in dict.fromkeys(metas) if _has_facts(m) and m not in cache and m.pmcid]
+    if not todo:
+        return
+    found: dict[str, Article] = {}
+    for part in chunked(sorted({m.pmcid for m in todo})):
+        found.update((a.pmcid, a) for a in session.scalars(select(Article).where(Article.pmcid.in_(part))))
+    for meta in todo:
+        article = found.get(meta.pmcid)
+        if article is None:
+            article = found[meta.pmcid] = Article()
+            session.add(article)
+        _apply(article, meta)
+    session.flush()
+    for meta in todo:
+        cache[meta] = found[meta.pmcid].id
+
+
 def upsert_article(session: Session, meta: ArticleMeta | None, cache: dict[ArticleMeta, int]) -> int | None:
     """The id of the article row for `meta` (created or updated); None when the figure has no article facts."""
-    if meta is None or not any(getattr(meta, name) for name in _ARTICLE_FIELDS):
+    if not _has_facts(meta):
         return None
     if meta in cache:
         return cache[meta]
@@ -47,10 +79,7 @@ def upsert_article(session: Session, meta: ArticleMeta | None, cache: dict[Artic
     if article is None:
         article = Article()
         session.add(article)
-    for name in _ARTICLE_FIELDS:
-        value = _column_value(meta, name)
-        if value is not None and getattr(article, name) != value:
-            setattr(article, name, value)
+    _apply(article, meta)
     session.flush()
     cache[meta] = article.id
     return article.id

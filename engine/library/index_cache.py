@@ -12,6 +12,13 @@ Never a single image is re-encoded to get the index back. A stored vector that i
 skipped and quarantined, so it can never stop a rebuild; the library encodes its image again.
 
 Figures with identical content share one graph node (`engine.index.shared`): the catalog says which.
+
+From `REDUCED_FROM` vectors on, the index is built in reduced mode (engine/index/reduced.py): the graph walks
+`REDUCED_DIM`-d projections fitted on the library and re-ranks exactly with the full vectors. Measured with
+bench/ann.py on 1M low-intrinsic-dimension vectors it reaches recall@10 0.95 at well under 1 ms on one thread,
+where the full-dimensional graph needs ≈1.2 ms, within 1.15x the raw vectors' memory; below that size the
+full-dimensional graph is fast enough and needs no projection. A smaller index that has grown past the threshold
+is rebuilt in reduced mode rather than caught up.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.catalog import BadVector, Figure, QuarantinedVector
 from engine.catalog.vectors import content_of, duplicate_groups, figures_sharing, iter_figure_vectors
 from engine.index import IndexStamp, VectorIndex
+from engine.index.reduced import FIT_SAMPLE
 from engine.index.shared import SharedVectorIndex
 from engine.index.stamp import read_stamp
 
@@ -34,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 INDEX_FILE = "index.hnsw"
 SPACE = "ip"
+REDUCED_FROM = 100_000
+REDUCED_DIM = 48
 
 LOADED, CAUGHT_UP, REBUILT = "loaded", "caught up", "rebuilt"
 
@@ -100,28 +110,40 @@ def _catch_up(
         index.delete(np.asarray(spoiled, dtype=np.int64))
 
 
-def _rebuild(sessions: sessionmaker[Session], dim: int, bad: list[BadVector]) -> SharedVectorIndex:
-    graph = VectorIndex(dim, space=SPACE)
+def build_from_catalog(
+    sessions: sessionmaker[Session], dim: int, bad: list[BadVector] | None = None
+) -> SharedVectorIndex:
+    """A new, tuned index of every usable stored vector (unusable ones go to `bad`); reduced mode from
+    REDUCED_FROM vectors on."""
+    bad = [] if bad is None else bad
     with sessions() as session:
+        count = searchable_count(session)
         lead_of = duplicate_groups(session)
+    reduced = count >= REDUCED_FROM and dim > REDUCED_DIM
+    graph = VectorIndex(dim, space=SPACE, capacity=max(count, 1024), reduced_dim=REDUCED_DIM if reduced else None)
     id_chunks, vector_chunks = [], []
     orphans: dict[int, np.ndarray] = {}  # aliases, kept in case their lead turns out unusable
     for ids, vectors in iter_figure_vectors(sessions, dim, on_bad=bad.append):
+        if reduced and not len(graph) and not orphans:  # the first chunk: fit the projection on the library
+            graph.fit_projection(vectors[:FIT_SAMPLE])
         own = np.fromiter((int(i) not in lead_of for i in ids), dtype=bool, count=len(ids))
         graph.add(ids[own], vectors[own])
-        id_chunks.append(ids[own])
-        vector_chunks.append(vectors[own])
+        if not reduced:  # a reduced index keeps the full vectors itself
+            id_chunks.append(ids[own])
+            vector_chunks.append(vectors[own])
         orphans.update(zip(ids[~own].tolist(), vectors[~own], strict=True))
     linked = {alias: lead for alias, lead in lead_of.items() if alias in orphans and lead in graph}
     alone = [alias for alias in orphans if alias not in linked]
     if alone:
         ids, vectors = np.asarray(alone, dtype=np.int64), np.stack([orphans[a] for a in alone])
         graph.add(ids, vectors)
-        id_chunks.append(ids)
-        vector_chunks.append(vectors)
+        if not reduced:
+            id_chunks.append(ids)
+            vector_chunks.append(vectors)
     if len(graph) > 1:
         # The vectors just added are the exact-search reference: reading them back out of hnswlib is ~50x slower.
-        graph.tune_ef(target_recall=0.95, reference=(np.concatenate(id_chunks), np.concatenate(vector_chunks)))
+        reference = (np.concatenate(id_chunks), np.concatenate(vector_chunks)) if id_chunks else None
+        graph.tune_ef(target_recall=0.95, reference=reference)
     return SharedVectorIndex(graph, linked)
 
 
@@ -162,7 +184,7 @@ def load_or_rebuild(
     if index is None or not _matches_catalog(index, sessions, skipped=len({b.figure_id for b in bad})):
         logger.info("index %s missing, damaged or for another library or model; rebuilding from the catalog", path)
         bad = []
-        index, how = _rebuild(sessions, stamp.dim, bad), REBUILT
+        index, how = build_from_catalog(sessions, stamp.dim, bad), REBUILT
     if bad and save:
         quarantine(sessions, bad)
     if save:
@@ -179,6 +201,10 @@ def _caught_up(path: Path, sessions: sessionmaker[Session], stamp: IndexStamp, b
     if not same_kind or older.generation >= stamp.generation:
         return None
     index = _load(path, older)
+    if index is not None and index.reduced_dim is None and stamp.dim > REDUCED_DIM:
+        with sessions() as session:
+            if searchable_count(session) >= REDUCED_FROM:  # outgrown the full-dimensional graph: rebuild reduced
+                return None
     if index is not None:
         _catch_up(index, sessions, stamp.dim, older.generation, bad)
     return index

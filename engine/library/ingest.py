@@ -27,7 +27,7 @@ from engine.catalog import Collection, Figure, IngestProblem, Vector, blob_to_ve
 from engine.catalog.chunks import chunked
 from engine.errors import StorageError
 from engine.fileio import NotRegularFileError, file_sha256, kind_of
-from engine.library.catalog_writes import FigureWriter, upsert_article
+from engine.library.catalog_writes import FigureWriter, preload_articles, upsert_article
 from engine.library.prefetch import prefetch_map
 from engine.storage_errors import as_storage_error
 from engine.text import display_text, path_to_text
@@ -180,13 +180,7 @@ def run_ingest(
     started = time.monotonic()
     cancel = cancel or (lambda: False)
     tally = _Tally()
-    job.work_dir.mkdir(parents=True, exist_ok=True)
-    with job.commit_lock, job.sessions.begin() as session:
-        collection = session.get(Collection, job.collection_id)
-        collection.scan_mark += 1
-        collection.status = "incomplete"  # until this run completes: a crash or a cancel leaves it resumable
-        mark = collection.scan_mark
-        session.execute(delete(IngestProblem).where(IngestProblem.collection_id == job.collection_id))
+    mark = _begin_scan(job)
     total = _estimate_total(job)
     where = str(job.sources[0].path) if len(job.sources) == 1 else f"{len(job.sources)} sources"
     yield IngestProgress("scanning", 0, total, message=f"scanning {where}")
@@ -236,11 +230,29 @@ def run_ingest(
     if complete:
         yield IngestProgress("indexing", tally.done, total, message="removing figures that are gone")
         tally.removed = _sweep(job, mark)
+    report = _finish_scan(job, tally, cancelled, complete, started)
+    yield IngestProgress("cancelled" if cancelled else "done", tally.done, total)
+    return report
+
+
+def _begin_scan(job: IngestJob) -> int:
+    """A new scan mark for the collection (figures not marked by a complete scan are swept); old problems go."""
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    with job.commit_lock, job.sessions.begin() as session:
+        collection = session.get(Collection, job.collection_id)
+        collection.scan_mark += 1
+        collection.status = "incomplete"  # until this run completes: a crash or a cancel leaves it resumable
+        session.execute(delete(IngestProblem).where(IngestProblem.collection_id == job.collection_id))
+        return collection.scan_mark
+
+
+def _finish_scan(job: IngestJob, tally: _Tally, cancelled: bool, complete: bool, started: float) -> IngestReport:
+    """Stamp the run's end; the collection is "complete" only when every source was read to the end."""
     with job.commit_lock, job.sessions.begin() as session:
         collection = session.get(Collection, job.collection_id)
         collection.last_ingested = time.time()
         collection.status = "complete" if complete else "incomplete"
-    report = IngestReport(
+    return IngestReport(
         collection_id=job.collection_id,
         added=tally.added,
         reused=tally.reused,
@@ -250,6 +262,50 @@ def run_ingest(
         cancelled=cancelled,
         seconds=time.monotonic() - started,
     )
+
+
+@dataclass(frozen=True)
+class EncodedFigure:
+    """A figure whose vector was computed elsewhere (corpus shards): what the catalog row and the index need."""
+
+    record: FigureRecord
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def run_encoded(
+    job: IngestJob,
+    batches: Iterable[tuple[list[EncodedFigure], np.ndarray]],
+    *,
+    total: int | None = None,
+    problems: Iterable[SourceProblem] = (),
+    sweep: bool = True,
+    cancel: Callable[[], bool] | None = None,
+) -> Generator[IngestProgress, None, IngestReport]:
+    """Ingest figures that come with their vectors: the same catalog writes, modality labels, index updates and
+    (with `sweep`, for a complete set) mark-and-sweep as `run_ingest`, but no file is read and nothing encoded."""
+    started = time.monotonic()
+    cancel = cancel or (lambda: False)
+    tally = _Tally()
+    mark = _begin_scan(job)
+    article_cache: dict = {}
+    pending = list(problems)
+    cancelled = False
+    for figures, vectors in batches:
+        batch = [_Examined(f.record, f.size, f.mtime_ns, f.sha256) for f in figures]
+        fresh = {f.sha256: np.asarray(v, dtype=np.float32) for f, v in zip(figures, vectors, strict=True)}
+        _commit_batch(job, batch, pending, mark, tally, article_cache, fresh=fresh)
+        pending = []
+        yield IngestProgress("importing", tally.done, total)
+        if cancel():
+            cancelled = True
+            break
+    if pending:
+        _commit_batch(job, [], pending, mark, tally, article_cache, fresh={})
+    if sweep and not cancelled:
+        tally.removed = _sweep(job, mark)
+    report = _finish_scan(job, tally, cancelled, not cancelled, started)
     yield IngestProgress("cancelled" if cancelled else "done", tally.done, total)
     return report
 
@@ -383,9 +439,12 @@ def _commit_batch(
     mark: int,
     tally: _Tally,
     article_cache: dict,
+    fresh: dict[str, np.ndarray] | None = None,
 ) -> list[SourceProblem]:
+    """Encode what the batch needs (unless `fresh` vectors come with it), then commit it and update the index."""
     new_problems = list(problems)
-    fresh = _encode(job, batch, new_problems)
+    if fresh is None:
+        fresh = _encode(job, batch, new_problems)
     modality = _classify(job, fresh)
     # The index is updated under the same lock as the commit, so a save from another thread never stamps a
     # generation whose vectors are not in the index yet.
@@ -425,6 +484,7 @@ def _write_batch(
             if sha not in stored
         )
         session.flush()
+        preload_articles(session, [item.record.article for item in batch], article_cache)
         writer = FigureWriter(session, job.collection_id, [item.record.key for item in batch])
         changed: list[Figure] = []
         for item in batch:
@@ -467,10 +527,12 @@ def _write_batch(
     return result
 
 
-def _known_modality(session: Session, sha: str) -> tuple[str, float] | None:
+def _known_modality(session: Session, sha: str) -> tuple[str | None, float] | None:
+    """The label another figure with this content already has: a confident label, or "unclassified" (label None,
+    its best probability kept) — a copy must read the same as its original."""
     row = session.execute(
         select(Figure.modality, Figure.modality_confidence)
-        .where(Figure.content_sha256 == sha, Figure.modality.is_not(None))
+        .where(Figure.content_sha256 == sha, Figure.modality_confidence.is_not(None))
         .limit(1)
     ).first()
     return (row[0], row[1]) if row else None

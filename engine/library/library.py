@@ -348,6 +348,39 @@ class Library:
         batch_size: int = 32,
     ) -> Generator[IngestProgress, None, IngestReport]:
         """Yield progress while (re-)ingesting one collection incrementally; the generator returns the report."""
+        job = self._ingest_job(collection_id)
+        try:
+            report = yield from run_ingest(job, cancel=cancel, pause=pause, batch_size=batch_size)
+            self._index.retune_if_grown()
+        finally:
+            self._index.save()  # also after a cancel or an error: what was committed is searchable
+        return report
+
+    def import_vectors(
+        self, collection_id: int, vectors_dir: str | Path, *, cancel: Callable[[], bool] | None = None
+    ) -> Generator[IngestProgress, None, IngestReport]:
+        """Fill a collection from `pmc-search embed-corpus` shards instead of encoding (see vector_import)."""
+        from engine.library.corpus_shards import open_shards
+        from engine.library.ingest import run_encoded
+        from engine.library.vector_import import check_shards, shard_batches, shard_problems
+
+        job = self._ingest_job(collection_id)
+        shards = open_shards(vectors_dir)
+        check_shards(shards, job.encoder, model_id=self.model_id, dim=self.dim, source=job.sources[0].path)
+        try:
+            batches = shard_batches(shards)
+            _, first_vectors = next(shards.iter_parts(), ([], None))
+            if first_vectors is not None:
+                self._index.prepare_bulk(len(self._index) + shards.count, first_vectors)
+            report = yield from run_encoded(
+                job, batches, total=shards.count, problems=shard_problems(shards), cancel=cancel
+            )
+            self._index.retune_if_grown()
+        finally:
+            self._index.save()
+        return report
+
+    def _ingest_job(self, collection_id: int) -> IngestJob:
         self._writable()
         encoder = self._require_encoder()
         from engine import ingest as readers
@@ -364,7 +397,7 @@ class Library:
             name = collection.name
         if not any(spec.path.exists() for spec in sources):
             raise UserInputError(f"the source of collection {name!r} is gone: {sources[0].path}")
-        job = IngestJob(
+        return IngestJob(
             sessions=self._sessions,
             encoder=encoder,
             collection_id=collection_id,
@@ -377,12 +410,6 @@ class Library:
             reader=readers,
             open_image=open_image,
         )
-        try:
-            report = yield from run_ingest(job, cancel=cancel, pause=pause, batch_size=batch_size)
-            self._index.retune_if_grown()
-        finally:
-            self._index.save()  # also after a cancel or an error: what was committed is searchable
-        return report
 
     def reencode_quarantined(self) -> ReencodeReport:
         """Encode again the images whose stored vectors were found unusable, and put them back in the index."""

@@ -19,6 +19,8 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.catalog import get_meta, set_meta
+from engine.catalog.vectors import iter_figure_vectors
+from engine.index import VectorIndex
 from engine.index.shared import SharedVectorIndex
 from engine.library import index_cache
 
@@ -102,7 +104,39 @@ class LiveIndex:
         """
         index = self.current()
         size = len(index)
+        if size >= index_cache.REDUCED_FROM and index.reduced_dim is None:
+            self._rebuild_reduced()
+            return
         small_and_changed = size <= SMALL_INDEX and size != self._tuned_size
         if size > 1 and (small_and_changed or size >= 2 * self._tuned_size):
             index.tune_ef(target_recall=0.95)
             self._tuned_size = size
+
+    def prepare_bulk(self, expected: int, sample: np.ndarray) -> None:
+        """Before adding many vectors at once (a shard import): an index that will pass REDUCED_FROM is made
+        reduced now, with its projection fitted on `sample`, so the bulk goes straight into the reduced graph
+        instead of a full-dimensional one rebuilt afterwards."""
+        index = self.current()
+        if expected < index_cache.REDUCED_FROM or index.reduced_dim is not None or self._dim <= index_cache.REDUCED_DIM:
+            return
+        with self._write_lock:
+            graph = VectorIndex(self._dim, space=index_cache.SPACE, capacity=expected,
+                                reduced_dim=index_cache.REDUCED_DIM)
+            graph.fit_projection(sample)
+            reduced = SharedVectorIndex(graph)
+            for ids, vectors in iter_figure_vectors(self._sessions, self._dim):
+                index_cache.add_grouped(reduced, self._sessions, ids, vectors)
+            with self._swap_lock:
+                self._index = reduced
+            self._saved_generation = None
+
+    def _rebuild_reduced(self) -> None:
+        """A library that grew past REDUCED_FROM gets the reduced index, built from the catalog (no encoding).
+        Searches use the old index until the new one is swapped in."""
+        with self._write_lock:  # no ingest commits while the catalog is read for the new index
+            index = index_cache.build_from_catalog(self._sessions, self._dim)
+            with self._swap_lock:
+                self._index = index
+            self._tuned_size = len(index)
+            self._saved_generation = None  # the file on disk is the old index
+        self.save()

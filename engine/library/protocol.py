@@ -73,4 +73,10 @@ class FigureLibrary(Protocol):
         """The ingest job: a generator that yields progress and returns the report (see `engine.progress`)."""
         ...
 
+    def import_vectors(
+        self, collection_id: int, vectors_dir: str | Path, *, cancel: Callable[[], bool] | None = None
+    ) -> Generator[IngestProgress, None, IngestReport]:
+        """Like `ingest`, with the vectors taken from `pmc-search embed-corpus` shards instead of the model."""
+        ...
+
     def close(self) -> None: ...

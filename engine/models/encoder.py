@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,49 @@ from PIL import Image
 
 from engine.imaging import open_image
 from engine.models.inference import fold_image_tower_batchnorm_
-from engine.models.precision import AUTOCAST_DTYPES, autocast
+from engine.models.precision import AUTOCAST_DTYPES, TextTowerPlan, autocast
+from engine.models.text_tower import CompactTextTower
 from engine.models.tokenizer import tokenize
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_IMAGE_BATCH = {"cpu": 16, "cuda": 64, "mps": 32}
+TEXT_CACHE_SIZE = 512  # recent texts whose vectors are kept: a repeated query (typing, paging, back) skips the model
+
+
+class TextVectorCache:
+    """The last `capacity` texts' vectors, least recently used out first; thread-safe."""
+
+    def __init__(self, capacity: int = TEXT_CACHE_SIZE):
+        self.capacity = capacity
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, text: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._vectors.get(text)
+            if vector is None:
+                self.misses += 1
+                return None
+            self._vectors.move_to_end(text)
+            self.hits += 1
+            return vector
+
+    def put(self, text: str, vector: np.ndarray) -> None:
+        if self.capacity <= 0:
+            return
+        vector = np.array(vector, dtype=np.float32)  # a private copy: callers may modify what they were given
+        vector.flags.writeable = False
+        with self._lock:
+            self._vectors[text] = vector
+            self._vectors.move_to_end(text)
+            while len(self._vectors) > self.capacity:
+                self._vectors.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
 
 
 CLIP_INITIAL_LOGIT_SCALE = math.log(1 / 0.07)  # CLIP's initial temperature; a model still at it never learned one
@@ -71,6 +110,7 @@ class BatchedEncoder:
         image_dtype = image_autocast_dtype or autocast_dtype
         self._image_autocast = image_dtype if image_dtype in AUTOCAST_DTYPES else None
         self._channels_last = channels_last
+        self.text_cache = TextVectorCache()
         self.batch_size = batch_size or DEFAULT_IMAGE_BATCH.get(self._torch_device.type, 16)
         self._transform = transform
         self.model = model.to(self._torch_device).eval()
@@ -104,6 +144,12 @@ class BatchedEncoder:
         """PIL image -> [3, H, W]. Pure function of its input, so prefetch threads may call it concurrently."""
         return self._transform(image)
 
+    @property
+    def preprocess_id(self) -> str:
+        """The image preprocessing in words (size, crop, interpolation, mean/std): vectors made by encoders whose
+        preprocessing differs must not be mixed in one library (checked when importing corpus shards)."""
+        return " ".join(repr(self._transform).split())
+
 
     def _finish(self, features: torch.Tensor) -> np.ndarray:
         # Normalise in float32: under autocast the features may be bf16, whose norm is too coarse for cosine ranks.
@@ -134,10 +180,24 @@ class BatchedEncoder:
         return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Strings -> float32 [N, dim], L2-normalised."""
+        """Strings -> float32 [N, dim], L2-normalised. Recently encoded texts come from `text_cache`."""
         texts = [str(t) for t in texts]
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        for row, text in enumerate(texts):
+            cached = self.text_cache.get(text)
+            if cached is None:
+                todo.setdefault(text, []).append(row)
+            else:
+                out[row] = cached
+        if todo:
+            fresh = self._encode_texts_uncached(list(todo))
+            for (text, rows), vector in zip(todo.items(), fresh, strict=True):
+                out[rows] = vector
+                self.text_cache.put(text, vector)
+        return out
+
+    def _encode_texts_uncached(self, texts: list[str]) -> np.ndarray:
         out = []
         with torch.inference_mode(), autocast(self.device, self._text_autocast):
             for start in range(0, len(texts), self.batch_size):
@@ -154,23 +214,51 @@ class BatchedEncoder:
 
 
 class PMCClipEncoder(BatchedEncoder):
-    """PMC-CLIP: token ids padded to the context length, BERT without a mask, [CLS] state @ text_projection."""
+    """PMC-CLIP: token ids padded to the context length, BERT without a mask, [CLS] state @ text_projection.
 
-    def __init__(self, *, tokenizer, context_length: int = 77, **kwargs):
+    `text_plan` (CPU only): run the text tower as `CompactTextTower` (or its ONNX Runtime export) in the plan's
+    precision, see `engine.models.precision.text_tower_plan`; None = the model's own `encode_text`.
+    """
+
+    def __init__(self, *, tokenizer, context_length: int = 77, text_plan: TextTowerPlan | None = None, **kwargs):
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
         self.context_length = context_length
+        self.text_tower = build_text_tower(self.model, text_plan, context_length) if text_plan else None
+        if self.text_tower is not None:
+            self.precision += f", text tower {text_plan.label}"
 
     def _image_features(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(pixels)
 
+    def tokenize(self, texts: list[str]) -> torch.Tensor:
+        return tokenize(self.tokenizer, texts, self.context_length)
+
     def _text_features(self, texts: list[str]) -> torch.Tensor:
-        ids = tokenize(self.tokenizer, texts, self.context_length).to(self._torch_device)
+        ids = self.tokenize(texts).to(self._torch_device)
+        if self.text_tower is not None:
+            return self.text_tower(ids)
         return self.model.encode_text(ids)
 
     def word_pieces(self, word: str) -> list[str]:
         """How the tokenizer splits `word` (unknown pieces as "[UNK]"): see engine.search.vocabulary."""
         return _wordpieces(self.tokenizer, word)
+
+
+def build_text_tower(model: torch.nn.Module, plan: TextTowerPlan, context_length: int):
+    """The fast text tower for `plan`, or None when the model is not the trained PMC-CLIP call (e.g. the notebook's
+    pooler variant) and must run as it is."""
+    try:
+        tower = CompactTextTower.from_pmc_clip(model, linear="fp32" if plan.backend != "torch" else plan.linear)
+    except (ValueError, AttributeError) as e:
+        logger.info("text tower runs as the model defines it: %s", e)
+        return None
+    if plan.backend == "onnxruntime":
+        from engine.models.text_onnx import OnnxTextTower
+        from engine.paths import cache_dir
+
+        return OnnxTextTower(tower, cache_dir() / "onnx", context_length=context_length)
+    return tower
 
 
 class OpenClipEncoder(BatchedEncoder):

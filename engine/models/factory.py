@@ -20,7 +20,7 @@ from engine.models.device import choose_device
 from engine.models.encoder import BatchedEncoder, OpenClipEncoder, PMCClipEncoder
 from engine.models.model_dir import is_model_dir, load_model_dir
 from engine.models.pmc_clip import PMCClip
-from engine.models.precision import cpu_has_native_bf16
+from engine.models.precision import cpu_has_native_bf16, text_tower_plan
 from engine.models.registry import (
     DEFAULT_MODEL,
     KIND_LOCAL_DIR,
@@ -169,10 +169,13 @@ def create_encoder(
     batch_size: int | None = None,
     *,
     cpu_bf16: bool | None = None,
+    text_path: str | None = None,
 ) -> BatchedEncoder:
     """An `engine.types.Encoder` for the named model on the chosen device (the reason is kept on the encoder).
 
     `cpu_bf16`: run the image tower under bf16 autocast on the CPU; None = when the CPU has native bf16.
+    `text_path`: the CPU text tower's path ("fp32", "bf16", "int8", "onnx"); None = this machine's rule
+    (`engine.models.precision.text_tower_plan`).
     """
     if device not in ("auto", ""):
         choose_device(device)  # a device that is not there fails now, not after a long download
@@ -189,9 +192,8 @@ def create_encoder(
         # GPUs run both towers under bf16/fp16 autocast. On the CPU the image tower uses channels_last (plus the
         # BN folding every encoder does): faster than contiguous fp32 at cosine ≥0.9999999. Where the CPU has
         # native bf16 instructions the image tower also runs under bf16 autocast (measured 1.2-2.4x faster again,
-        # cosine ≥0.9999 to fp32 — the numerics the GPU path uses anyway). BERT stays fp32 on the CPU: bf16 was
-        # faster there too, but BERT with random weights gives every text nearly the same feature, so its
-        # agreement with fp32 could not be checked without the real weights. See bench/encode_throughput.py.
+        # cosine ≥0.9999 to fp32 — the numerics the GPU path uses anyway). The text tower's CPU path is chosen
+        # below (engine.models.precision.text_tower_plan; measured in bench/text_encode.py).
         "autocast_dtype": choice.autocast_dtype if on_gpu else None,
         "image_autocast_dtype": None if on_gpu or not _use_cpu_bf16(cpu_bf16) else "bf16",
         "channels_last": not on_gpu,
@@ -202,6 +204,11 @@ def create_encoder(
     else:
         if loaded.context_length is None:
             raise WeightsError(f"{loaded.model_id}: no text context length in its config")
-        encoder = PMCClipEncoder(tokenizer=loaded.tokenizer, context_length=loaded.context_length, **common)
+        # On the CPU the text tower follows the machine's plan (bf16 / ONNX Runtime fp32 / fp32, [CLS]-only last
+        # layer); GPUs run the model's own call under autocast.
+        plan = None if on_gpu else text_tower_plan(override=text_path)
+        encoder = PMCClipEncoder(
+            tokenizer=loaded.tokenizer, context_length=loaded.context_length, text_plan=plan, **common
+        )
     logger.info("encoder %r on %s (%s): %s", encoder.model_id, encoder.device, encoder.precision, encoder.device_reason)
     return encoder

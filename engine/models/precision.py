@@ -2,8 +2,18 @@
 
 - CUDA: bf16 where the GPU computes it natively (compute capability 8.0+), fp16 on older GPUs.
 - MPS: fp16.
-- CPU: fp32, except where the CPU has native bf16 instructions (AVX512-BF16 or AMX); there bf16 is faster for the
-  image tower's convolutions (measured in bench/encode_throughput.py), elsewhere it is emulated and slower.
+- CPU, image tower: fp32, except where the CPU has native bf16 instructions (AVX512-BF16 or AMX); there bf16 is
+  faster for the convolutions (measured in bench/encode_throughput.py), elsewhere it is emulated and slower.
+- CPU, text tower (a search query: one 77-token BERT-base pass): `text_tower_plan` below. Every plan computes the
+  [CLS] row only in the last layer (exact) and keeps embeddings, LayerNorm, softmax and the residual stream in fp32;
+  what differs is the precision of the matrix products and who runs them:
+    * native bf16 (AVX512-BF16/AMX): bf16 weights in torch (oneDNN) — 2.3x fp32 here, feature cosine >= 0.9998 to
+      fp32 on realistic weights (bench/text_encode.py);
+    * otherwise (AVX2-only CPUs): fp32 in ONNX Runtime when it is installed (extra `fast-cpu`) — its MLAS GEMMs
+      are ~2x torch's fp32 at 77 rows on this class of machine, and the result is fp32 (cosine 1.0); else fp32 in
+      torch.
+  int8 dynamic quantisation is measured but never chosen: on realistic weights its features fall to cosine ~0.996
+  of fp32, below the 0.999 the search needs. `PMC_SEARCH_TEXT_PATH` (fp32, bf16, int8, onnx) overrides the choice.
 - Training follows the reference code instead (`training_autocast_dtype`): "amp" is fp16 with a GradScaler on
   GPUs, whatever they support, and fp32 on the CPU; "amp_bf16" and "amp_fp16" force a dtype.
 
@@ -14,24 +24,74 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
+import os
+from dataclasses import dataclass
 
 import torch
 
 AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+TEXT_PATH_ENV = "PMC_SEARCH_TEXT_PATH"
+TEXT_PATHS = ("fp32", "bf16", "int8", "onnx")
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 convolutions are then faster than fp32. Elsewhere bf16 is emulated and slower."""
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where that file does not exist)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
             for line in handle:
                 if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:  # not Linux: no cheap, reliable way to ask; fp32 is the safe default
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:  # not Linux: no cheap, reliable way to ask; the fp32 paths are the safe default
         pass
-    return False
+    return frozenset()
+
+
+def cpu_has_native_bf16(flags: frozenset[str] | None = None) -> bool:
+    """AVX512-BF16 or AMX: bf16 matrix products are then faster than fp32. Elsewhere bf16 is emulated and slower."""
+    return bool((cpu_flags() if flags is None else flags) & NATIVE_BF16_FLAGS)
+
+
+def onnxruntime_available() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+@dataclass(frozen=True)
+class TextTowerPlan:
+    """How the CPU runs the text tower: `backend` "torch" or "onnxruntime", `linear` "fp32", "bf16" or "int8"."""
+
+    backend: str
+    linear: str
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.linear} ({self.backend})"
+
+
+def text_tower_plan(
+    flags: frozenset[str] | None = None, *, has_onnxruntime: bool | None = None, override: str | None = None
+) -> TextTowerPlan:
+    """The text-tower path for this CPU (see the module docstring). Arguments default to this machine's facts."""
+    flags = cpu_flags() if flags is None else flags
+    has_onnxruntime = onnxruntime_available() if has_onnxruntime is None else has_onnxruntime
+    override = os.environ.get(TEXT_PATH_ENV, "") if override is None else override
+    override = override.strip().lower()
+    if override:
+        if override not in TEXT_PATHS:
+            raise ValueError(f"{TEXT_PATH_ENV}={override!r}: use one of {', '.join(TEXT_PATHS)}")
+        if override == "onnx":
+            if not has_onnxruntime:
+                raise ValueError(f"{TEXT_PATH_ENV}=onnx needs onnxruntime (pip install 'pmc-figure-search[fast-cpu]')")
+            return TextTowerPlan("onnxruntime", "fp32", f"{TEXT_PATH_ENV}=onnx")
+        return TextTowerPlan("torch", override, f"{TEXT_PATH_ENV}={override}")
+    if cpu_has_native_bf16(flags):
+        return TextTowerPlan("torch", "bf16", "the CPU has native bf16 (AVX512-BF16/AMX)")
+    if has_onnxruntime:
+        return TextTowerPlan("onnxruntime", "fp32", "no native bf16; ONNX Runtime's fp32 is faster than torch's")
+    return TextTowerPlan("torch", "fp32", "no native bf16 and no onnxruntime (install the fast-cpu extra)")
 
 
 def cuda_autocast_dtype(index: int) -> str:

@@ -139,6 +139,10 @@ class FakeLibrary:
             self._collections.pop(collection_id)
             self._figures = [(c, r) for c, r in self._figures if c != collection_id]
 
+    def import_vectors(self, collection_id: int, vectors_dir, *, cancel=None):
+        """Shards are a real-library feature: the fake takes them as an ingest of the collection's folder."""
+        return self.ingest(collection_id, cancel=cancel)
+
     def ingest(self, collection_id: int, *, cancel=None, pause=None, batch_size: int = 32):
         self.ingest_calls.append(collection_id)
         # Caption sidecars belong to their image, as in the real folder reader.

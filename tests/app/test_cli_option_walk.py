@@ -60,9 +60,14 @@ def _baselines(world) -> dict[str, list[str]]:
         "remove": ["no-such-collection"],
         "check": [],
         "download": ["--model", "no-such-model"],  # never a real download in a test
+        "embed-corpus": [str(world / "src"), "--out", str(world / "shards"), "--model", "fake", "--device", "cpu",
+                         "-q"],
         "embed": ["--model", DEMO_MODEL, "--device", "cpu", "--texts-file", str(world / "texts.txt"),
                   "--out", str(world / "out.npz")],
     }
+
+
+_POSITIONAL_REST = {"index": ("--model", "fake", "-q"), "embed-corpus": ("--out", "shards", "--model", "fake", "-q")}
 
 
 def _cases(world, everything: bool):
@@ -73,9 +78,9 @@ def _cases(world, everything: bool):
         for option in _value_options(parser):
             for value in HOSTILE if everything or name != "embed" else FEW:
                 yield name, [*baselines[name], option, value]
-        if _positionals(parser) and name in ("index", "query", "remove"):
+        if _positionals(parser) and name in ("index", "query", "remove", "embed-corpus"):
             for value in HOSTILE:
-                yield name, [value] if name != "index" else [value, "--model", "fake", "-q"]
+                yield name, [value, *_POSITIONAL_REST.get(name, ())]
     for option in _value_options(build_parser()):
         if option in ("--library", "--screenshot"):
             for value in HOSTILE:

@@ -33,10 +33,12 @@ def _assert_normalised(vectors: np.ndarray, rows: int, dim: int) -> None:
 
 def test_local_dir_encoder_matches_the_model(exported):
     model, out, paths = exported
-    encoder = create_encoder(f"local-dir:{out}", device="cpu", batch_size=2, cpu_bf16=False)
+    encoder = create_encoder(f"local-dir:{out}", device="cpu", batch_size=2, cpu_bf16=False, text_path="fp32")
     assert isinstance(encoder, Encoder)
     assert encoder.model_id == f"local-dir:{out.resolve()}" and encoder.dim == 32
-    assert encoder.device == "cpu" and encoder.device_reason and encoder.precision == "fp32 channels_last"
+    assert encoder.device == "cpu" and encoder.device_reason and encoder.precision == (
+        "fp32 channels_last, text tower fp32 (torch)"
+    )
 
     images = encoder.encode_images(paths)  # 3 paths, batch 2: two chunks
     _assert_normalised(images, 3, 32)
@@ -68,9 +70,9 @@ def test_batch_size_one_and_input_order(exported):
 
 def test_cpu_bf16_image_path_stays_within_cosine_0999_of_fp32(exported):
     _, out, paths = exported
-    fast = create_encoder(f"local-dir:{out}", device="cpu", cpu_bf16=True)
-    exact = create_encoder(f"local-dir:{out}", device="cpu", cpu_bf16=False)
-    assert fast.precision == "images bf16 autocast channels_last, texts fp32"
+    fast = create_encoder(f"local-dir:{out}", device="cpu", cpu_bf16=True, text_path="fp32")
+    exact = create_encoder(f"local-dir:{out}", device="cpu", cpu_bf16=False, text_path="fp32")
+    assert fast.precision == "images bf16 autocast channels_last, texts fp32, text tower fp32 (torch)"
     got, want = fast.encode_images(paths), exact.encode_images(paths)
     assert got.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
