@@ -7,6 +7,7 @@ leave this class are the immutable dataclasses of `engine.types`, never ORM obje
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import threading
@@ -43,6 +44,7 @@ from engine.library.live_index import LiveIndex
 from engine.library.lock import LibraryLock
 from engine.library.query_checks import checked_query
 from engine.library.query_plan import QueryContext, is_blank, plan
+from engine.library.recent_pages import RecentPages
 from engine.library.relabel import relabel_if_stale
 from engine.library.upkeep import build_catalog_atomically, clear_leftovers, library_facts, remove_catalog_files
 from engine.library.vector_repair import ReencodeReport, reencode_quarantined
@@ -153,6 +155,8 @@ class Library:
         self._engine = open_engine(self.path / CATALOG_FILE, read_only=read_only, create=not read_only)
         try:
             self._sessions = session_factory(self._engine)
+            # Only a writable library holds the lock, so only its own commits can change what a page shows.
+            self._recent_pages = None if read_only else RecentPages(self._sessions)
             self._open_parts(read_only)
         except BaseException:
             self._engine.dispose()
@@ -453,7 +457,18 @@ class Library:
         if is_blank(query.terms):
             empty = verdict(TEXT_SCALE, None, 0, QueryFacts())
             return SearchPage(results=(), total_candidates=0, offset=query.offset, elapsed_ms=0.0, verdict=empty)
-        return self._searcher.search(plan(self._query_context(), query))
+        recent = self._recent_pages
+        key = recent.key(query, self.encoder) if recent is not None else None
+        if key is None:
+            return self._searcher.search(plan(self._query_context(), query))
+        started = time.perf_counter()
+        cached = recent.get(key)
+        if cached is not None:  # a repeated query: the page as it was, the time this answer took
+            return dataclasses.replace(cached, elapsed_ms=(time.perf_counter() - started) * 1000)
+        version = recent.version
+        page = self._searcher.search(plan(self._query_context(), query))
+        recent.put(key, page, version)
+        return page
 
     def stored_vector(self, figure_id: int) -> np.ndarray:
         with self._sessions() as session:
