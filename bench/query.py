@@ -8,10 +8,11 @@ Two encoders run in the same rounds: this machine's CPU text path (engine.models
 bf16 / ONNX Runtime fp32 / fp32, [CLS]-only last layer) and the baseline, the model's own fp32 call
 (transformers' BertModel). Both wrap the same real-size PMC-CLIP whose BERT has trained-BERT statistics
 (bench/realistic_text.py). Each query is timed end to end through `Library.search` with the text-vector cache
-and the library's recent pages cleared first, then broken down into its stages timed one by one (tokenise, encode, search + metadata = ANN,
-match strength against the null-prompt background, BM25 keyword evidence, loading the page's figures); a
-"repeated" query (the same query again, answered from the library's recent pages) is timed end to end too. Every query asks for a
-full page whatever its verdict (min_score -1e9): random-looking weights match nothing clearly.
+and the library's recent pages cleared first, then broken down into its stages timed one by one (tokenise,
+encode, search + metadata = ANN, match strength against the null-prompt background, BM25 keyword evidence,
+loading the page's figures); a "repeated" query (the same query again, answered from the library's recent
+pages) is timed end to end too. Every query asks for a full page whatever its verdict (min_score -1e9):
+random-looking weights match nothing clearly.
 
 The library is filled with synthetic 768-d vectors of low intrinsic dimension (see benchmarks.md), one
 caption per figure and one article per five figures, written straight into the catalog. A caption is 12
