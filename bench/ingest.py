@@ -31,6 +31,7 @@ from bench.machine_info import describe
 from bench.random_encoder import NullEncoder, RandomPMCClipEncoder
 from engine.imaging import open_image
 from engine.library import Library
+from engine.progress import run_to_end
 from engine.types import ModelSpec
 
 
@@ -67,15 +68,6 @@ def decode_and_model(encoder, paths: list[Path], batch_size: int) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-def _drain(lib: Library, collection_id: int, batch_size: int):
-    steps = lib.ingest(collection_id, batch_size=batch_size)
-    try:
-        while True:
-            next(steps)
-    except StopIteration as finished:
-        return finished.value
-
-
 def library_ingest(encoder, folder: Path, warm_folder: Path, batch_size: int) -> tuple[float, float]:
     """(steady-state img/s, seconds of the first small ingest into the new library).
 
@@ -88,11 +80,11 @@ def library_ingest(encoder, folder: Path, warm_folder: Path, batch_size: int) ->
     ):
         lib.attach_encoder(encoder)
         started = time.perf_counter()
-        _drain(lib, lib.add_collection(warm_folder).id, batch_size)
+        run_to_end(lib.ingest(lib.add_collection(warm_folder).id, batch_size=batch_size))
         warm_seconds = time.perf_counter() - started
         collection = lib.add_collection(folder)
         started = time.perf_counter()
-        report = _drain(lib, collection.id, batch_size)
+        report = run_to_end(lib.ingest(collection.id, batch_size=batch_size))
         elapsed = time.perf_counter() - started
         if report.added != len(list(folder.glob("*.jpg"))):
             raise RuntimeError(f"ingest added {report.added} figures: {report}")

@@ -280,7 +280,7 @@ class VectorIndex:
         k: int = 10,
         seed: int = 0,
         reference: tuple[np.ndarray, np.ndarray] | None = None,
-        mix: int | None = None,
+        mix: tuple[float, ...] | None = None,
     ) -> int:
         """Pick the smallest ef whose recall@k against exact search reaches `target_recall`, set it, return it.
 
@@ -290,15 +290,18 @@ class VectorIndex:
         3-vector mixes track fresh queries' recall within 0.02 and err low (the safe side); 2-vector midpoints
         erred high. Holds the write lock throughout: searches wait.
 
-        `mix`: vectors per query, by default 3, or 2 in reduced mode: there 3-vector mixes are much harder than
-        fresh queries (100k low-rank vectors: they chose ef 160, recall 0.994 on fresh queries, where 2-vector
-        mixes chose ef 96, recall 0.971 — what the target asks, at 0.57 ms per query where ef 128 already took 0.82).
+        `mix`: the weights of the stored vectors summed into a query: by default (1, 1, 1), and (1, 0.75) in reduced
+        mode, where even-handed mixes are much harder than fresh queries and grow harder with the library. Measured
+        on low-rank 768-d vectors (fresh-query recall at the ef chosen for 0.95): at 100k, 3-vector mixes chose 160
+        (0.994), (1, 1) and (1, 0.75) chose 96 (0.971); at 1M, (1, 1) chose 384 (0.994, where 192 reaches 0.973),
+        (1, 0.75) chose 192 (0.973, 0.86 ms), (1, 0.5) 128 (0.937: too low).
 
         `reference=(ids, vectors)`: the vectors just added, when the caller still holds them. Exact search then
         reads them directly; otherwise it reads them back from hnswlib, whose get_items is slow (≈0.1 ms per
         768-d vector here: 133 s of a 1M-vector tuning). They must be exactly the index's live contents.
         """
-        mix = mix or (2 if self.reduced_dim else 3)
+        weights = np.asarray(mix or ((1.0, 0.75) if self.reduced_dim else (1.0, 1.0, 1.0)), dtype=np.float32)
+        count = len(weights)
         with self._lock.writing():
             live = sorted(self._live)
             if len(live) <= 1:
@@ -311,16 +314,16 @@ class VectorIndex:
                 ref_vecs = np.asarray(reference[1], dtype=np.float32)
                 if len(ref_ids) != len(live) or ref_vecs.shape != (len(ref_ids), self.dim):
                     raise ValueError("reference must hold exactly the index's live ids and their vectors")
-                rows = rng.integers(0, len(ref_ids), size=(min(sample, len(live)), mix))
-                queries = ref_vecs[rows].sum(axis=1)
+                rows = rng.integers(0, len(ref_ids), size=(min(sample, len(live)), count))
+                queries = np.einsum("qmd,m->qd", ref_vecs[rows], weights)
                 step = 65536  # bounds the [sample, step] score matrix
                 blocks = ((ref_ids[i : i + step], ref_vecs[i : i + step]) for i in range(0, len(ref_ids), step))
             else:
-                mixes = rng.choice(live_arr, size=(min(sample, len(live)), mix))
-                queries = sum(self._fetch(mixes[:, j].tolist()) for j in range(mix))
+                mixes = rng.choice(live_arr, size=(min(sample, len(live)), count))
+                queries = sum(weights[j] * self._fetch(mixes[:, j].tolist()) for j in range(count))
                 blocks = self._stored_blocks(live)
             if self.space == "l2":
-                queries /= float(mix)
+                queries /= float(weights.sum())
             else:
                 norms = np.linalg.norm(queries, axis=1, keepdims=True)
                 queries /= np.where(norms > 0, norms, 1.0)
