@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +42,21 @@ def figure_to_json(figure: EncodedFigure) -> dict:
     }
 
 
+_ARTICLE_FIELDS = frozenset(f.name for f in fields(ArticleMeta))
+
+
+def _article_from_json(raw: object) -> ArticleMeta | None:
+    """The article of a shard record: known fields only, the author list back to a tuple (JSON made it a list, and
+    an ArticleMeta must stay hashable: the ingest groups figures by article)."""
+    if not isinstance(raw, dict) or not raw:
+        return None
+    values = {name: value for name, value in raw.items() if name in _ARTICLE_FIELDS}
+    values["authors"] = tuple(str(author) for author in values.get("authors") or ())
+    return ArticleMeta(**values)
+
+
 def figure_from_json(d: dict) -> EncodedFigure:
-    article = ArticleMeta(**d["article"]) if d.get("article") else None
+    article = _article_from_json(d.get("article"))
     record = FigureRecord(
         key=str(d["key"]), image_path=Path(d["image_path"]), caption=d.get("caption"), label=d.get("label"),
         figure_id=d.get("figure_id"), article=article,

@@ -175,3 +175,24 @@ def test_a_large_import_goes_straight_into_the_reduced_index(corpus, tmp_path, m
         for result in _all(library)[:5]:
             found, sims = index.search(library.stored_vector(result.figure_id)[None, :], k=1)
             assert sims[0, 0] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_shard_record_keeps_its_article_whole_and_hashable():
+    """PMC sources carry articles with authors: the record read back from a shard equals the one written (JSON
+    turns the author tuple into a list) and stays hashable, as the ingest's article grouping needs; unknown keys
+    in a shard are ignored."""
+    from pathlib import Path
+
+    from engine.library.corpus_shards import figure_from_json, figure_to_json
+    from engine.library.ingest import EncodedFigure
+    from engine.types import ArticleMeta, FigureRecord
+
+    article = ArticleMeta(pmcid="PMC7", title="Chest imaging", journal="Radiology", year=2020,
+                          authors=("Smith, Jane", "Doe, John"), volume="12", issue="3", pages="45-67")
+    record = FigureRecord(key="PMC7/f1.jpg", image_path=Path("/data/PMC7/f1.jpg"), caption="A chest film",
+                          label="Figure 1", figure_id="f1", article=article)
+    written = EncodedFigure(record, 1234, 5678, "ab" * 32)
+    raw = json.loads(json.dumps(figure_to_json(written)))
+    raw["article"]["not_a_field"] = "from a newer version"
+    read = figure_from_json(raw)
+    assert read == written and hash(read.record.article) == hash(article)
