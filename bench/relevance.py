@@ -27,6 +27,7 @@ from typing import NamedTuple
 from app.demo import build_demo_library, demo_model_spec
 from bench.machine_info import describe
 from engine.library import Library, open_or_create
+from engine.library.query_checks import MAX_LIMIT
 from engine.progress import run_to_end
 from engine.search.keywords import KeywordQuery, gather
 from engine.types import MatchLevel, QueryTerm, SearchQuery
@@ -85,8 +86,11 @@ def ranking(library: Library, text: str, mode: str) -> list[int]:
 
 
 def kinds_by_figure(library: Library) -> dict[int, str]:
-    query = SearchQuery((QueryTerm("x"),), limit=1_000_000, min_score=-1e9, hybrid=False)
-    return {r.figure_id: r.image_path.name.rsplit("-", 1)[0] for r in library.search(query).results}
+    query = SearchQuery((QueryTerm("x"),), limit=MAX_LIMIT, min_score=-1e9, hybrid=False)
+    page = library.search(query)
+    if page.total_candidates > MAX_LIMIT:
+        raise SystemExit(f"bench.relevance labels at most {MAX_LIMIT:,} figures")
+    return {r.figure_id: r.image_path.name.rsplit("-", 1)[0] for r in page.results}
 
 
 def evaluate(name: str, library: Library) -> bool:
