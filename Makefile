@@ -23,7 +23,7 @@ test: $(STAMP)
 
 ## Everything, slow tests included.
 test-all: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m 'not gpu' $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m 'not gpu and not bundle' $(PYTEST_ARGS)
 
 ## The desktop bundle (one folder + .tar.gz) from the packages in VENV: `make bundle VENV=/path/to/venv`.
 ## A CUDA torch in VENV gives dist/cuda/, a CPU torch dist/cpu/. See README "Packaging".
