@@ -48,6 +48,12 @@ REDUCED_DIM = 48
 LOADED, CAUGHT_UP, REBUILT = "loaded", "caught up", "rebuilt"
 
 
+def wants_reduced(count: int, dim: int) -> bool:
+    """Whether an index of `count` vectors of `dim` dimensions belongs in reduced mode (a vector no longer than the
+    projection has nothing to reduce)."""
+    return count >= REDUCED_FROM and dim > REDUCED_DIM
+
+
 def stamp_for(model_id: str, dim: int, generation: int, library_id: str = "") -> IndexStamp:
     return IndexStamp(model_id=model_id, dim=dim, space=SPACE, generation=generation, library=library_id)
 
@@ -119,7 +125,7 @@ def build_from_catalog(
     with sessions() as session:
         count = searchable_count(session)
         lead_of = duplicate_groups(session)
-    reduced = count >= REDUCED_FROM and dim > REDUCED_DIM
+    reduced = wants_reduced(count, dim)
     graph = VectorIndex(dim, space=SPACE, capacity=max(count, 1024), reduced_dim=REDUCED_DIM if reduced else None)
     id_chunks, vector_chunks = [], []
     orphans: dict[int, np.ndarray] = {}  # aliases, kept in case their lead turns out unusable
@@ -201,9 +207,9 @@ def _caught_up(path: Path, sessions: sessionmaker[Session], stamp: IndexStamp, b
     if not same_kind or older.generation >= stamp.generation:
         return None
     index = _load(path, older)
-    if index is not None and index.reduced_dim is None and stamp.dim > REDUCED_DIM:
+    if index is not None and index.reduced_dim is None:
         with sessions() as session:
-            if searchable_count(session) >= REDUCED_FROM:  # outgrown the full-dimensional graph: rebuild reduced
+            if wants_reduced(searchable_count(session), stamp.dim):  # outgrown the full-dimensional graph: rebuild
                 return None
     if index is not None:
         _catch_up(index, sessions, stamp.dim, older.generation, bad)

@@ -104,7 +104,7 @@ class LiveIndex:
         """
         index = self.current()
         size = len(index)
-        if size >= index_cache.REDUCED_FROM and index.reduced_dim is None:
+        if index.reduced_dim is None and index_cache.wants_reduced(size, self._dim):
             self._rebuild_reduced()
             return
         small_and_changed = size <= SMALL_INDEX and size != self._tuned_size
@@ -117,7 +117,7 @@ class LiveIndex:
         reduced now, with its projection fitted on `sample`, so the bulk goes straight into the reduced graph
         instead of a full-dimensional one rebuilt afterwards."""
         index = self.current()
-        if expected < index_cache.REDUCED_FROM or index.reduced_dim is not None or self._dim <= index_cache.REDUCED_DIM:
+        if index.reduced_dim is not None or not index_cache.wants_reduced(expected, self._dim):
             return
         with self._write_lock:
             graph = VectorIndex(self._dim, space=index_cache.SPACE, capacity=expected,

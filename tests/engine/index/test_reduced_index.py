@@ -93,3 +93,24 @@ def test_a_library_that_grows_past_the_threshold_switches_to_the_reduced_index(t
         assert int(found[0][0, 0]) == figure and found[1][0, 0] == pytest.approx(1.0, abs=1e-3)
     with Library.open(tmp_path / "lib") as reopened:
         assert reopened.index_origin == "loaded" and reopened._index.current().reduced_dim == 4
+
+
+def test_vectors_no_longer_than_the_projection_never_switch_however_many_there_are(tmp_path, monkeypatch):
+    """A model whose vectors have REDUCED_DIM dimensions or fewer keeps the full graph past the threshold, and an
+    ingest does not rebuild it again and again trying to switch."""
+    from engine.library import index_cache
+    from tests.engine.library.helpers import drain, new_library, write_images
+
+    monkeypatch.setattr(index_cache, "REDUCED_FROM", 4)
+    monkeypatch.setattr(index_cache, "REDUCED_DIM", 10_000)  # longer than the fake encoder's vectors
+    assert not index_cache.wants_reduced(10**9, 768) and index_cache.wants_reduced(4, 10_001)
+    rebuilds = []
+    build = index_cache.build_from_catalog
+    monkeypatch.setattr(index_cache, "build_from_catalog", lambda *a, **k: rebuilds.append(1) or build(*a, **k))
+    write_images(tmp_path / "images", {f"f{n}.png": "red" for n in range(8)})
+    with new_library(tmp_path / "lib") as library:
+        rebuilds.clear()  # creating the library builds its (empty) index once
+        collection = library.add_collection(tmp_path / "images")
+        drain(library.ingest(collection.id))
+        drain(library.ingest(collection.id))
+        assert library._index.current().reduced_dim is None and rebuilds == []
