@@ -70,7 +70,7 @@ def describe_error(error: BaseException) -> Problem:
     storage = as_storage_error(error)
     if storage is not None:  # a full disk, a read-only folder: the user's to fix, not our bug; nothing was lost
         return Problem(
-            f"{_sentence(str(storage))[:-1]}. Free some space or fix the folder's permissions, then try again.",
+            f"{_sentence(str(storage))} Free some space or fix the folder's permissions, then try again.",
             f"{type(error).__name__}: {error}",
         )
     for kind, summary in _SUMMARIES:

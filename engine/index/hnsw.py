@@ -395,7 +395,7 @@ class VectorIndex:
             logger.info("index %s is stale (%s, expected %s)", path, stamp, expected)
             return None
         try:
-            if not _file_matches(path, extra):
+            if not _file_matches(path, int(extra["bytes"]), int(extra["crc32"])):
                 return None
             obj = cls.__new__(cls)
             obj.dim, obj.space, obj._lock = expected.dim, expected.space, ReadWriteLock()
@@ -422,7 +422,7 @@ class VectorIndex:
 
     def _load_full_vectors(self, path: Path, extra: dict) -> bool:
         full_path = full_vectors_path(path)
-        if not _file_matches(full_path, {"bytes": extra["full_bytes"], "crc32": extra["full_crc32"]}):
+        if not _file_matches(full_path, int(extra["full_bytes"]), int(extra["full_crc32"])):
             return False
         with np.load(full_path, allow_pickle=False) as data:
             ids, vectors = data["ids"], np.asarray(data["vectors"])
@@ -434,12 +434,12 @@ class VectorIndex:
         return True
 
 
-def _file_matches(path: Path, extra: dict) -> bool:
+def _file_matches(path: Path, size: int, crc: int) -> bool:
     """Size and CRC-32 as stamped: hnswlib trusts the offsets in its file and can segfault on a garbled one."""
-    if path.stat().st_size != int(extra["bytes"]):
+    if path.stat().st_size != size:
         logger.warning("index file %s has the wrong size for its stamp; ignoring it", path)
         return False
-    if file_crc32(path) != int(extra["crc32"]):
+    if file_crc32(path) != crc:
         logger.warning("index file %s does not match its checksum (garbled); ignoring it", path)
         return False
     return True
