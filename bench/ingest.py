@@ -4,6 +4,7 @@
     python -m bench.ingest --size rn50 --images 64 --batch-size 16
     python -m bench.ingest --size none --images 1000 --image-side 128 --batch-size 32   # the pipeline alone
     python -m bench.ingest --size rn50 --images 64 --paths fp32,bf16 --threads 2        # both CPU paths
+    python -m bench.ingest --size rn50 --images 160 --kind figure --image-side 1200 --paths fp32,bf16 --threads 2
 
 `--paths` runs the encoder's real CPU paths (engine.models.PMCClipEncoder: BatchNorm folded, channels_last; "bf16"
 adds bf16 autocast on CPUs with native bf16) around the random-weight model; without it the plain model runs.
@@ -25,35 +26,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
 from bench.machine_info import describe
 from bench.random_encoder import NullEncoder, RandomPMCClipEncoder
-from engine.imaging import open_image
+from bench.test_images import KINDS, make_images
 from engine.library import Library
 from engine.progress import run_to_end
 from engine.types import ModelSpec
 
 
-def make_images(folder: Path, count: int, side: int, seed: int = 0) -> list[Path]:
-    rng = np.random.default_rng(seed)
-    paths = []
-    for n in range(count):
-        image = Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8))
-        draw = ImageDraw.Draw(image)
-        for _ in range(5):
-            x, y = rng.integers(0, side - 40, 2)
-            draw.rectangle(
-                (int(x), int(y), int(x) + 40, int(y) + 40), fill=tuple(int(c) for c in rng.integers(0, 255, 3))
-            )
-        path = folder / f"figure{n:05d}.jpg"
-        image.save(path, quality=90)
-        paths.append(path)
-    return paths
-
-
 def model_only(encoder, paths: list[Path], batch_size: int) -> float:
-    tensors = [encoder.preprocess(open_image(p)) for p in paths]
+    tensors = [encoder.preprocess(encoder.load_image(p)) for p in paths]
     started = time.perf_counter()
     stack = torch.stack if isinstance(tensors[0], torch.Tensor) else np.stack
     for start in range(0, len(tensors), batch_size):
@@ -103,6 +86,11 @@ def cpu_path_encoder(random_encoder: RandomPMCClipEncoder, path: str):
     )
 
 
+def _shape(args) -> str:
+    width = args.image_side
+    return f"{width}x{width * 3 // 4}" if args.kind == "figure" else f"{width}x{width}"
+
+
 def _summary(name: str, values: list[float]) -> str:
     return f"{name:<14} median {statistics.median(values):7.2f} img/s  (min {min(values):.2f}, max {max(values):.2f})"
 
@@ -111,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=["small", "rn50", "none"], default="small", help="none: no model")
     parser.add_argument("--images", type=int, default=96)
-    parser.add_argument("--image-side", type=int, default=512, help="pixels of the square source images (512)")
+    parser.add_argument("--image-side", type=int, default=512,
+                        help="source images: the side of a noise square, the width of a figure (512)")
+    parser.add_argument("--kind", choices=KINDS, default="noise",
+                        help="noise: worst case for JPEG decoding; figure: demo figures at a PMC figure's size "
+                             "(bench/test_images.py)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
@@ -137,14 +129,14 @@ def _bench_one(encoder, args) -> None:
     params = sum(p.numel() for p in encoder.model.visual.parameters()) / 1e6 if args.size != "none" else 0.0
     print(
         f"model: {encoder.model_id} ({params:.1f} M image params, {encoder.dim}-d), batch {args.batch_size}, "
-        f"{args.images} JPEG images {args.image_side}x{args.image_side}, {args.runs} runs"
+        f"{args.images} {args.kind} JPEGs {_shape(args)}, {args.runs} runs"
     )
     with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
         folder, warm_folder = Path(tmp) / "images", Path(tmp) / "warm-up"
         folder.mkdir()
         warm_folder.mkdir()
-        paths = make_images(folder, args.images, args.image_side)
-        make_images(warm_folder, args.batch_size, args.image_side, seed=1)
+        paths = make_images(folder, args.images, args.image_side, kind=args.kind)
+        make_images(warm_folder, args.batch_size, args.image_side, seed=1, kind=args.kind)
         model_only(encoder, paths[: args.batch_size], args.batch_size)  # warm-up
         bare, decoded, ingested, warmups = [], [], [], []
         for run in range(args.runs):

@@ -56,17 +56,21 @@ class RandomPMCClipEncoder:
         self.device = "cpu"
         self.device_reason = "benchmark on CPU"
 
+    def load_image(self, path: str | Path) -> Any:
+        from engine.imaging import open_image
+
+        return open_image(path, reduce_to=2 * self._transform.image_size)  # as PMCClipEncoder.load_image
+
     def preprocess(self, image: Any) -> torch.Tensor:
-        return self._transform(image)
+        return self._transform.pixels(image)
 
     @torch.inference_mode()
     def encode_preprocessed(self, batch: torch.Tensor) -> np.ndarray:
-        return F.normalize(self.model.encode_image(batch), dim=-1).numpy().astype(np.float32)
+        features = self.model.encode_image(self._transform.normalise(batch))
+        return F.normalize(features, dim=-1).numpy().astype(np.float32)
 
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
-        from engine.imaging import open_image
-
-        loaded = [open_image(Path(i)) if isinstance(i, str | Path) else i for i in images]
+        loaded = [self.load_image(Path(i)) if isinstance(i, str | Path) else i for i in images]
         return self.encode_preprocessed(torch.stack([self.preprocess(i) for i in loaded]))
 
     @torch.inference_mode()
@@ -86,6 +90,11 @@ class NullEncoder:
         self.device_reason = "benchmark without a model"
         self._projection = np.random.default_rng(0).standard_normal((3 * 8 * 8, dim)).astype(np.float32)
 
+    def load_image(self, path: str | Path) -> Any:
+        from engine.imaging import open_image
+
+        return open_image(path)
+
     def preprocess(self, image: Any) -> np.ndarray:
         return np.asarray(image.convert("RGB").resize((8, 8)), dtype=np.float32).transpose(2, 0, 1) / 255.0
 
@@ -94,9 +103,7 @@ class NullEncoder:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
-        from engine.imaging import open_image
-
-        loaded = [open_image(Path(i)) if isinstance(i, str | Path) else i for i in images]
+        loaded = [self.load_image(Path(i)) if isinstance(i, str | Path) else i for i in images]
         return self.encode_preprocessed(np.stack([self.preprocess(i) for i in loaded]))
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:

@@ -66,8 +66,13 @@ def is_image_path(path: str | Path) -> bool:
     return is_dicom_file(path)
 
 
-def open_image(path: str | Path) -> Image.Image:
-    """Decode `path` into an RGB image. Raises `ImageDecodeError` naming the file on any failure."""
+def open_image(path: str | Path, *, reduce_to: int | None = None) -> Image.Image:
+    """Decode `path` into an RGB image. Raises `ImageDecodeError` naming the file on any failure.
+
+    `reduce_to`: the smallest side wanted. A JPEG at least twice that size on both sides is then decoded at 1/2, 1/4
+    or 1/8 scale (libjpeg's DCT scaling: the largest that keeps both sides >= `reduce_to`), which costs a fraction
+    of decoding it whole and resizing from there. Other formats decode whole.
+    """
     path = Path(path)
     try:
         with open_regular(path) as handle:  # never a FIFO or a device: those would block or never end
@@ -75,7 +80,7 @@ def open_image(path: str | Path) -> Image.Image:
             handle.seek(0)
             if path.suffix.lower() in DICOM_EXTENSIONS or has_dicom_preamble(head):
                 return _decode_dicom(handle, path.name)
-            return _decode_pillow(handle, path.name)
+            return _decode_pillow(handle, path.name, reduce_to)
     except ImageDecodeError:
         raise
     except NotRegularFileError as e:
@@ -84,19 +89,20 @@ def open_image(path: str | Path) -> Image.Image:
         raise ImageDecodeError(f"{path.name}: cannot read the file ({e.strerror or e})") from e
 
 
-def image_from_bytes(data: bytes, name: str = "") -> Image.Image:
-    """Decode image bytes (an upload, an archive member) into an RGB image; `name` is used in error messages."""
+def image_from_bytes(data: bytes, name: str = "", *, reduce_to: int | None = None) -> Image.Image:
+    """Decode image bytes (an upload, an archive member) into an RGB image; `name` is used in error messages;
+    `reduce_to` as in `open_image`."""
     label = name or "<bytes>"
     handle = io.BytesIO(data)
     if Path(name).suffix.lower() in DICOM_EXTENSIONS or has_dicom_preamble(data[: _DICOM_MAGIC_OFFSET + 4]):
         return _decode_dicom(handle, label)
-    return _decode_pillow(handle, label)
+    return _decode_pillow(handle, label, reduce_to)
 
 
 # --------------------------------------------------------------------------------------------------- Pillow
 
 
-def _decode_pillow(handle: BinaryIO, name: str) -> Image.Image:
+def _decode_pillow(handle: BinaryIO, name: str, reduce_to: int | None = None) -> Image.Image:
     try:
         with Image.open(handle) as img:
             width, height = img.size
@@ -105,6 +111,9 @@ def _decode_pillow(handle: BinaryIO, name: str) -> Image.Image:
                 raise ImageDecodeError(
                     f"{name}: {width}x{height} pixels is over the limit of {limit} (decompression bomb?)"
                 )
+            if reduce_to and img.format == "JPEG":
+                # Pillow picks the largest of 1/8, 1/4, 1/2 that keeps both sides >= reduce_to (or none).
+                img.draft(None, (reduce_to, reduce_to))
             # Multi-page TIFFs and animated GIF/WebP: the first page/frame is the figure.
             first = next(iter(ImageSequence.Iterator(img)))
             first.load()

@@ -27,11 +27,15 @@ class Encoder(Protocol):
     device: str  # "cpu", "cuda:0", "mps"
     device_reason: str  # why this device was chosen, in words a user understands
 
+    def load_image(self, path: str | Path) -> Any:
+        """Decode an image file the way this model's vectors are made (`engine.imaging.open_image`, maybe at a
+        reduced JPEG scale); thread-safe: called from a prefetch pool."""
+
     def preprocess(self, image: Any) -> Any:
-        """PIL image -> model input tensor [3, H, W] (thread-safe: called from a prefetch pool)."""
+        """PIL image -> model input [3, H, W] (thread-safe: called from a prefetch pool)."""
 
     def encode_preprocessed(self, batch: Any) -> np.ndarray:
-        """Stacked tensors [N, 3, H, W] -> float32 [N, dim], rows L2-normalised."""
+        """Stacked `preprocess` outputs [N, 3, H, W] -> float32 [N, dim], rows L2-normalised."""
 
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
         """PIL images or paths -> float32 [N, dim], rows L2-normalised."""

@@ -63,6 +63,11 @@ class FakeEncoder:
         self.texts_encoded = 0
 
     # -- images
+    def load_image(self, path: str | Path) -> Image.Image:
+        from engine.imaging import open_image
+
+        return open_image(path)
+
     def preprocess(self, image: Any) -> np.ndarray:
         if isinstance(image, str | Path):
             with Image.open(image) as opened:

@@ -48,7 +48,7 @@ class RankJob:
     batch_size: int = 32
     part_size: int = PART_SIZE
     read_source: Callable[..., Iterable[FigureRecord | SourceProblem]] | None = None  # engine.ingest.iter_source
-    open_image: Callable[[Path], Any] | None = None  # engine.imaging.open_image
+    open_image: Callable[[Path], Any] | None = None  # None: the encoder's load_image
 
 
 def _my_records(items: Iterable[FigureRecord | SourceProblem], rank: int, world: int, skip: int) -> Iterator:
@@ -78,7 +78,6 @@ class _Decoder:
 def embed_rank(job: RankJob) -> Generator[IngestProgress, None, ShardManifest]:
     """Encode this rank's share into `out/rank-R-of-W/`, resuming from its manifest; returns the final manifest."""
     from engine import ingest as readers
-    from engine.imaging import open_image
 
     read_source = job.read_source or readers.iter_source
     folder = rank_folder(job.out, job.rank, job.world_size)
@@ -93,7 +92,8 @@ def embed_rank(job: RankJob) -> Generator[IngestProgress, None, ShardManifest]:
         return manifest
     items = read_source(job.source, job.kind, work_dir=folder / "media")
     mine = _my_records(items, job.rank, job.world_size, manifest.consumed)
-    decoded = prefetch_map(_Decoder(job, job.open_image or open_image), mine, ahead=max(2 * job.batch_size, 16))
+    open_image = job.open_image or job.encoder.load_image
+    decoded = prefetch_map(_Decoder(job, open_image), mine, ahead=max(2 * job.batch_size, 16))
     state = _PartState(consumed=manifest.consumed)
     started, start_count = time.monotonic(), manifest.consumed
     for item, result in decoded:

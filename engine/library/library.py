@@ -388,7 +388,6 @@ class Library:
         self._writable()
         encoder = self._require_encoder()
         from engine import ingest as readers
-        from engine.imaging import open_image
 
         with self._sessions() as session:
             collection = session.get(Collection, collection_id)
@@ -412,16 +411,15 @@ class Library:
             classifier=self.modality_classifier(),
             commit_lock=self._write_lock,
             reader=readers,
-            open_image=open_image,
+            open_image=encoder.load_image,
         )
 
     def reencode_quarantined(self) -> ReencodeReport:
         """Encode again the images whose stored vectors were found unusable, and put them back in the index."""
         self._writable()
-        from engine.imaging import open_image
-
+        encoder = self._require_encoder()
         report = reencode_quarantined(
-            self._sessions, self._require_encoder(), open_image, self._index.add, self._write_lock, self.dim
+            self._sessions, encoder, encoder.load_image, self._index.add, self._write_lock, self.dim
         )
         if report.reencoded:
             self._index.save()
@@ -433,15 +431,17 @@ class Library:
 
     # ------------------------------------------------------------------ search
     def _query_context(self) -> QueryContext:
-        from engine.imaging import open_image
-
         return QueryContext(
             sessions=self._sessions,
             encoder=self.encoder,
             stored_vector=self.stored_vector,
             null_vectors=self._null_vectors,
-            open_image=open_image,
+            open_image=self._open_query_image,
         )
+
+    def _open_query_image(self, path: Path) -> Any:
+        # Decoded like the library's own figures, so a query file that is in the library gets its stored vector.
+        return self._require_encoder().load_image(path)
 
     def _null_vectors(self) -> np.ndarray:
         """The null prompts' vectors (engine.search.background), encoded once per library and kept in its catalog."""

@@ -82,7 +82,9 @@ class ImageBackground:
     level: float  # b: the query image's mean similarity to the library sample
 
     def closeness(self, similarities: np.ndarray) -> np.ndarray:
-        return 100.0 * (np.asarray(similarities, dtype=np.float32) - self.level) / max(1.0 - self.level, 1e-6)
+        # A dot product of two unit float32 vectors can come out a hair above 1; a cosine cannot, so 100 is the top.
+        similarities = np.minimum(np.asarray(similarities, dtype=np.float32), 1.0)
+        return 100.0 * (similarities - self.level) / max(1.0 - self.level, 1e-6)
 
 
 def image_background(query: np.ndarray, sample: np.ndarray) -> ImageBackground:

@@ -75,6 +75,43 @@ def test_jpeg_decodes_to_rgb(tmp_path):
     assert abs(r - 100) <= 3 and abs(g - 150) <= 3 and abs(b - 200) <= 3
 
 
+def _gradient(width: int, height: int) -> Image.Image:
+    x = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None, None]
+    return Image.fromarray(np.broadcast_to((x + y) / 2, (height, width, 3)).astype(np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("size", "reduce_to", "expected"),
+    [
+        ((1000, 800), 224, (500, 400)),  # 800 // 224 = 3: 1/2 is the largest scale that keeps both sides >= 224
+        ((2000, 1800), 224, (250, 225)),  # 1/8
+        ((1000, 800), 448, (1000, 800)),  # 1/2 would make 400 < 448: decoded whole
+        ((300, 2000), 224, (300, 2000)),  # a tall strip: the short side decides
+    ],
+)
+def test_a_large_jpeg_is_decoded_at_the_largest_scale_that_keeps_both_sides(tmp_path, size, reduce_to, expected):
+    path = tmp_path / "figure.jpg"
+    _gradient(*size).save(path, quality=92)
+    reduced = open_image(path, reduce_to=reduce_to)
+    assert reduced.size == expected and reduced.mode == "RGB"
+    whole = open_image(path).resize(expected, Image.Resampling.BOX)
+    # Same picture: the DCT-scaled decode matches a box-filtered whole decode within JPEG noise.
+    assert np.abs(np.asarray(reduced, np.float32) - np.asarray(whole, np.float32)).mean() < 2.0
+    assert image_from_bytes(path.read_bytes(), "figure.jpg", reduce_to=reduce_to).size == expected
+
+
+def test_reduced_decoding_applies_only_to_jpeg_and_keeps_exif_rotation(tmp_path):
+    png = tmp_path / "figure.png"
+    _gradient(1000, 800).save(png)
+    assert open_image(png, reduce_to=224).size == (1000, 800)
+    rotated = tmp_path / "photo.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    _gradient(1000, 800).save(rotated, exif=exif, quality=92)
+    assert open_image(rotated, reduce_to=224).size == (400, 500)  # reduced, then stood upright
+
+
 def test_16bit_tiff_is_stretched_by_its_range(tmp_path):
     arr = np.array([[1000, 2000], [3000, 5000]], dtype=np.uint16)
     path = tmp_path / "scan.tif"

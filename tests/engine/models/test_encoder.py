@@ -196,3 +196,28 @@ def test_missing_device_fails_before_any_weights_are_fetched(monkeypatch):
     monkeypatch.setattr(factory, "create_model", lambda *a, **k: pytest.fail("weights fetched before device check"))
     with pytest.raises(DeviceError):
         create_encoder("pmc-clip", device="cuda")
+
+
+def test_images_cross_to_the_model_as_uint8_and_are_normalised_per_batch_to_the_bit(exported):
+    _, out, paths = exported
+    encoder = create_encoder(f"local-dir:{out}", device="cpu", cpu_bf16=False, text_path="fp32")
+    transform = build_eval_transform(PreprocessConfig(image_size=64))
+    images = [Image.open(p).convert("RGB") for p in paths]
+    pixels = torch.stack([encoder.preprocess(im) for im in images])
+    assert pixels.dtype == torch.uint8 and pixels.shape == (3, 3, 64, 64)
+    assert torch.equal(transform.normalise(pixels), torch.stack([transform(im) for im in images]))
+    # A float batch (already normalised) is taken as it is, so both give the same vectors.
+    np.testing.assert_array_equal(
+        encoder.encode_preprocessed(pixels), encoder.encode_preprocessed(transform.normalise(pixels))
+    )
+
+
+def test_large_jpegs_are_decoded_at_twice_the_input_side_for_ingest_and_queries_alike(exported, tmp_path):
+    _, out, _ = exported
+    encoder = create_encoder(f"local-dir:{out}", device="cpu", cpu_bf16=False, text_path="fp32")
+    path = tmp_path / "large.jpg"
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 255, (600, 520, 3), dtype=np.uint8)).save(path, quality=90)
+    assert encoder.load_image(path).size == (130, 150)  # 1/4: both sides stay >= 2 x 64; 1/8 would not
+    np.testing.assert_array_equal(encoder.encode_images([path]), encoder.encode_images([encoder.load_image(path)]))
+    assert "large JPEGs decoded at reduced scale >= 128 px" in encoder.preprocess_id
