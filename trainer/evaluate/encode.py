@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -98,9 +99,20 @@ def encode_sharded(
     return np.concatenate(pieces)
 
 
+def images_decoded_whole(encoder) -> Callable[[Sequence[Any]], np.ndarray]:
+    """`encoder.encode_images` with image files decoded whole, as the reference evaluation does (the app's encoders
+    decode large JPEGs at a reduced scale: README "Differences")."""
+    from engine.imaging import open_image
+
+    def encode(items: Sequence[Any]) -> np.ndarray:
+        return encoder.encode_images([open_image(i) if isinstance(i, str | Path) else i for i in items])
+
+    return encode
+
+
 def encode_pairs(encoder, images: Sequence[Any], texts: Sequence[str], **kwargs) -> tuple[np.ndarray, np.ndarray]:
-    """(image features, text features), each sharded; images are PIL images or file paths."""
+    """(image features, text features), each sharded; images are PIL images or file paths (decoded whole)."""
     return (
-        encode_sharded(encoder.encode_images, list(images), **kwargs),
+        encode_sharded(images_decoded_whole(encoder), list(images), **kwargs),
         encode_sharded(encoder.encode_texts, list(texts), **kwargs),
     )

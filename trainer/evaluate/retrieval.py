@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.errors import UserInputError
 from trainer.distributed import DistInfo
-from trainer.evaluate.encode import Progress, encode_sharded
+from trainer.evaluate.encode import Progress, encode_sharded, images_decoded_whole
 from trainer.evaluate.protocols import (
     PROTOCOLS,
     REFERENCE_EVAL_BATCH,
@@ -151,7 +151,7 @@ def evaluate_retrieval(
     rows, how = choose_rows(data, protocol, batch_size=batch_size, seed=seed, ids_file=ids_file)
     unique, inverse = np.unique(rows, return_inverse=True)  # a pair drawn twice is encoded once
     images = encode_sharded(
-        encoder.encode_images, [data.images[i] for i in unique], dist_info=dist_info, progress=progress
+        images_decoded_whole(encoder), [data.images[i] for i in unique], dist_info=dist_info, progress=progress
     )[inverse]
     texts = encode_sharded(encoder.encode_texts, [data.captions[i] for i in unique], dist_info=dist_info)[inverse]
     ranks = paired_ranks(images, texts, ties=ties)

@@ -37,7 +37,7 @@ from engine.errors import UserInputError
 from engine.imaging import open_image
 from trainer.datasets import vqa
 from trainer.distributed import DistInfo, broadcast_object
-from trainer.evaluate.encode import ModelSpec, Progress, encode_sharded
+from trainer.evaluate.encode import ModelSpec, Progress, encode_sharded, images_decoded_whole
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def evaluate_vqa(
 def _features(encoder, items: list[vqa.VqaItem], dist_info, progress) -> tuple[np.ndarray, np.ndarray]:
     paths = sorted({item.image for item in items})
     where = {p: k for k, p in enumerate(paths)}
-    images = encode_sharded(encoder.encode_images, paths, dist_info=dist_info, progress=progress)
+    images = encode_sharded(images_decoded_whole(encoder), paths, dist_info=dist_info, progress=progress)
     questions = encode_sharded(encoder.encode_texts, [i.question for i in items], dist_info=dist_info)
     return images[[where[i.image] for i in items]], questions
 
