@@ -17,6 +17,8 @@ per-element bookkeeping of ≈150 bytes), over the 1.15x budget.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 FIT_SAMPLE = 50_000  # vectors a projection is fitted on (more changes nothing measurable)
@@ -86,7 +88,13 @@ class FullVectors:
     def get(self, ids: np.ndarray | list[int]) -> np.ndarray:
         """float32 [len(ids), dim]."""
         ids = np.asarray(ids, dtype=np.int64)
-        return self.rows[self.row_of[ids]].astype(np.float32)
+        rows = self.rows[self.row_of[ids]]
+        if rows.dtype == np.float16:
+            # numpy's float16 cast converts one value at a time: 0.27 ms for the 192 candidates a 1M library
+            # re-ranks, a third of the query. A lookup in a 256 KB table of every float16 value is exact and
+            # takes half that.
+            return np.take(_float16_table(), rows.view(np.uint16))
+        return rows.astype(np.float32)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         ids = np.flatnonzero(self.row_of >= 0)
@@ -97,3 +105,9 @@ class FullVectors:
         store = cls(vectors.shape[1], len(ids), dtype=vectors.dtype.type)
         store.put(ids, vectors)
         return store
+
+
+@functools.cache
+def _float16_table() -> np.ndarray:
+    """float32 value of every float16 bit pattern, indexed by the pattern."""
+    return np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)

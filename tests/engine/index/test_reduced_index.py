@@ -66,6 +66,18 @@ def test_full_vectors_reuse_rows_of_deleted_ids():
     assert arrays["ids"].tolist() == [7, 9]
 
 
+def test_full_vectors_come_back_as_exactly_the_float32_of_their_float16():
+    every_half = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    finite = every_half[np.isfinite(every_half)]  # subnormals, zeros of both signs, the largest values
+    store = FullVectors(8, 16)
+    vectors = np.resize(finite, (len(finite) // 8, 8))
+    store.put(np.arange(len(vectors)), vectors)
+    got = store.get(np.arange(len(vectors)))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, vectors.astype(np.float32))
+    assert np.signbit(got).sum() == np.signbit(vectors).sum()  # -0.0 stays -0.0
+
+
 def test_the_projection_keeps_inner_products_of_in_span_vectors():
     sample = low_rank_vectors(2000, 64, latent=4, noise=0.0, seed=2)
     projection = fit_projection(sample, 8)
