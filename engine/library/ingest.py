@@ -3,8 +3,9 @@
 Per file: an unchanged file (same path, size and mtime as last time) is not even hashed; otherwise its bytes
 are hashed and a vector already stored for that hash (a rename, a duplicate, a re-run after a crash) is
 reused; only genuinely new content is decoded and encoded. Examination and decoding run in a bounded prefetch
-pool while the model encodes the previous batch. Each batch (vectors + figures + problems) is one transaction,
-so a kill -9 loses at most the batch in flight and a re-run picks up where it stopped. Figures not seen in a
+pool: beside the model when it runs on a GPU, between its batches when it takes every CPU core (`CoreShare`).
+Each batch (vectors + figures + problems) is one transaction, so a kill -9 loses at most the batch in flight and
+a re-run picks up where it stopped. Figures not seen in a
 complete scan are swept at the end; a cancelled or failed scan sweeps nothing.
 """
 
@@ -142,7 +143,8 @@ class _Examiner:
     def __init__(self, job: IngestJob, cores: CoreShare):
         self.job = job
         self.cores = cores
-        self.engine = job.sessions.kw["bind"]
+        with job.sessions() as session:
+            self.engine = session.get_bind()
 
     def __call__(self, item: FigureRecord | SourceProblem) -> _Examined | SourceProblem:
         if isinstance(item, SourceProblem):
