@@ -59,7 +59,7 @@ class RandomPMCClipEncoder:
     def load_image(self, path: str | Path) -> Any:
         from engine.imaging import open_image
 
-        return open_image(path, reduce_to=2 * self._transform.image_size)  # as PMCClipEncoder.load_image
+        return open_image(path, reduce_to=self._transform.decode_side)
 
     def preprocess(self, image: Any) -> torch.Tensor:
         return self._transform.pixels(image)

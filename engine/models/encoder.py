@@ -156,16 +156,15 @@ class BatchedEncoder:
         >= 0.9999, model input within 0.3 grey levels on average (2 on uniform noise). Keeping only 1x the input
         side was 3.5x faster but 0.99 cosine on some figures.
         """
-        side = self._transform.image_size
-        return open_image(path, reduce_to=2 * side if side else None)
+        return open_image(path, reduce_to=self._transform.decode_side)
 
     @property
     def preprocess_id(self) -> str:
         """The image preprocessing in words (decoding, size, crop, interpolation, mean/std): vectors made by
         encoders whose preprocessing differs must not be mixed in one library (checked when importing shards)."""
         steps = " ".join(repr(self._transform).split())
-        side = self._transform.image_size
-        return f"large JPEGs decoded at reduced scale >= {2 * side} px; {steps}" if side else steps
+        side = self._transform.decode_side
+        return f"large JPEGs decoded at reduced scale >= {side} px; {steps}" if side else steps
 
     def _finish(self, features: torch.Tensor) -> np.ndarray:
         # Normalise in float32: under autocast the features may be bf16, whose norm is too coarse for cosine ranks.

@@ -51,7 +51,9 @@ class EvalTransform:
 
     def __init__(self, cfg: PreprocessConfig):
         self.config = cfg
-        self.image_size = cfg.image_size
+        # Large JPEGs may be decoded at a reduced scale down to this side (engine.imaging.open_image), so the resize
+        # below still shrinks them 2x or more with its antialiased filter (measured by bench.jpeg_scale).
+        self.decode_side = 2 * cfg.image_size
         self._geometry = T.Compose(
             [
                 T.Resize(cfg.image_size, interpolation=_INTERPOLATION[cfg.interpolation], antialias=True),
@@ -88,9 +90,9 @@ def build_eval_transform(cfg: PreprocessConfig) -> EvalTransform:
 
 class OpaqueTransform:
     """Any other PIL -> tensor transform (open_clip's own), with `EvalTransform`'s interface: applied whole to each
-    image, batches passed through. `image_size` is None: its resizing is not known here, so JPEGs decode whole."""
+    image, batches passed through. Its resizing is not known here, so JPEGs decode whole (`decode_side` None)."""
 
-    image_size = None
+    decode_side = None
 
     def __init__(self, transform):
         self._transform = transform
